@@ -1,0 +1,103 @@
+"""Array backends a trained denoiser network can run on.
+
+Each backend wraps the shared MLP weights (numpy dict, the checkpoint format)
+and offers the handful of operations ``DiffusionPrior`` needs: an array
+namespace ``xp`` for the shared math, array conversion, the network, and
+seeded Gaussian noise. Backends are registered by name in ``BACKENDS``.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from models.nets.spec import MLPConfig
+
+_DTYPES = ("float32", "float64")
+
+
+def _check_dtype(dtype: str) -> None:
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+
+
+class TorchBackend:
+    """Runs the denoiser with torch (for Pyro); parameters are frozen."""
+
+    name = "torch"
+
+    def __init__(self, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
+        import torch
+        from array_api_compat import torch as torch_xp
+
+        from models.nets import torch_mlp
+
+        _check_dtype(dtype)
+        self.dtype = getattr(torch, dtype)
+        self.xp = torch_xp
+        self.net = torch_mlp.from_numpy(net_config, weights, dtype=self.dtype).eval()
+        # Gradients flow to inputs (posterior samplers need them), never to weights.
+        self.net.requires_grad_(False)
+
+    def asarray(self, value: Any) -> Any:
+        import torch
+
+        return torch.as_tensor(value, dtype=self.dtype)
+
+    def apply(self, x: Any, c_noise: Any) -> Any:
+        return self.net(x, c_noise)
+
+    def normal(self, seed: int, shape: tuple[int, ...]) -> Any:
+        import torch
+
+        generator = torch.Generator().manual_seed(int(seed))
+        return torch.randn(shape, generator=generator, dtype=self.dtype)
+
+    def to_numpy(self, value: Any) -> np.ndarray:
+        return value.detach().cpu().numpy()
+
+
+class JaxBackend:
+    """Runs the denoiser as a jitted pure function (for NumPyro)."""
+
+    name = "jax"
+
+    def __init__(self, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
+        import jax
+        import jax.numpy as jnp
+
+        from models.nets import jax_mlp
+
+        _check_dtype(dtype)
+        if dtype == "float64" and not jax.config.jax_enable_x64:
+            raise ValueError("dtype='float64' with JAX needs jax.config.update('jax_enable_x64', True)")
+        self.dtype = getattr(jnp, dtype)
+        self.xp = jnp
+        self.params = jax_mlp.from_numpy(net_config, weights, dtype=self.dtype)
+        self._apply = jax.jit(lambda params, x, c: jax_mlp.apply(params, x, c, net_config))
+
+    def asarray(self, value: Any) -> Any:
+        import jax.numpy as jnp
+
+        return jnp.asarray(value, dtype=self.dtype)
+
+    def apply(self, x: Any, c_noise: Any) -> Any:
+        return self._apply(self.params, x, c_noise)
+
+    def normal(self, seed: int, shape: tuple[int, ...]) -> Any:
+        import jax
+
+        return jax.random.normal(jax.random.key(int(seed)), shape, dtype=self.dtype)
+
+    def to_numpy(self, value: Any) -> np.ndarray:
+        return np.asarray(value)
+
+
+BACKENDS = {"torch": TorchBackend, "jax": JaxBackend}
+
+
+def make_backend(name: str, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
+    """Instantiate a registered backend by name."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose from {sorted(BACKENDS)}")
+    return BACKENDS[name](net_config, weights, dtype)

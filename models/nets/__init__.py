@@ -1,0 +1,10 @@
+"""Denoiser networks shared by the torch and JAX backends.
+
+One parameter naming scheme (``spec.param_shapes``) is used by both
+implementations, so a weight dict exported from one loads into the other.
+Import ``models.nets.torch_mlp`` or ``models.nets.jax_mlp`` explicitly; this
+package imports neither framework.
+"""
+from models.nets.spec import MLPConfig, param_shapes
+
+__all__ = ["MLPConfig", "param_shapes"]

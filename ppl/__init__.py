@@ -1,0 +1,39 @@
+"""ppl: a probabilistic programming language that lowers to Pyro and NumPyro.
+
+Importing ``ppl`` loads neither torch nor jax; a backend is imported when a
+model is compiled for it.
+"""
+from . import constraints, ops
+from . import distributions as dist
+from .compiler import compile  # noqa: A004 - the natural name for the user
+from .errors import (CheckpointError, DuplicateSiteError, LoweringError, MethodError, ModelError,
+                     ObservationError, ParameterError, PPLError, ShapeError)
+from .model import Model, model
+from .numeric import numeric
+from .primitives import data, deterministic, factor, param, plate, sample
+from .program import Program
+
+__version__ = "0.1.0"
+
+
+def infer(model, method="auto", backend="numpyro", **options):
+    """Runs an inference method on a model; see :func:`inference.infer`."""
+    from inference import infer as _infer  # inference builds on ppl, not the reverse
+
+    return _infer(model, method=method, backend=backend, **options)
+
+
+def predictive(model, posterior=None, num_samples=500, seed=0, backend="numpyro", device="cpu"):
+    """Prior or posterior predictive draws; see :func:`inference.predictive`."""
+    from inference import predictive as _predictive
+
+    return _predictive(model, posterior=posterior, num_samples=num_samples, seed=seed,
+                       backend=backend, device=device)
+
+
+__all__ = [
+    "CheckpointError", "DuplicateSiteError", "LoweringError", "MethodError", "Model",
+    "ModelError", "ObservationError", "ParameterError", "PPLError", "Program", "ShapeError",
+    "compile", "constraints", "data", "deterministic", "dist", "factor", "infer", "model",
+    "numeric", "ops", "param", "plate", "predictive", "sample",
+]
