@@ -1,0 +1,11 @@
+"""Inference methods for ppl models, behind one registry.
+
+``import inference`` registers the built-in methods; ``ppl.infer`` calls
+:func:`infer` here.
+"""
+from . import mcmc  # noqa: F401 - registers "nuts" and "hmc"
+from .api import infer, predictive
+from .posterior import Posterior
+from .registry import METHODS, Capabilities, MethodSpec, register
+
+__all__ = ["METHODS", "Capabilities", "MethodSpec", "Posterior", "infer", "predictive", "register"]
