@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test suite (slow and GPU tests excluded; run them with `pytest -m slow` / `-m gpu`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || bash scripts/setup.sh
+. .venv/bin/activate
+python -m pytest -m "not slow and not gpu" -n 2 -q "$@"
