@@ -29,6 +29,8 @@ class Backend:
 
     def observed_array(self, value: np.ndarray, spec: Any) -> Any:
         """Observed data as a backend array (integers for categorical indices)."""
+        while hasattr(spec, "base"):  # Independent / Expanded / Truncated wrappers
+            spec = spec.base
         family = getattr(getattr(spec, "family", None), "name", "")
         arr = np.asarray(value)
         return self.asarray(arr.astype(np.int64) if family == "Categorical" else arr.astype(float))

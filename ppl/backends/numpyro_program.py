@@ -6,6 +6,8 @@ from typing import Any, Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpyro import handlers
+from numpyro.distributions.transforms import biject_to
 from numpyro.infer import Predictive, log_likelihood
 from numpyro.infer import util as nutil
 
@@ -41,6 +43,12 @@ class NumPyroProgram(Program):
     def _keep(self, draws: dict[str, Any], roles: tuple[str, ...]) -> dict[str, np.ndarray]:
         names = {s.name for s in sites(self.graph, *roles)}
         return {k: np.asarray(v) for k, v in draws.items() if k in names}
+
+    def unconstrained_shapes(self) -> dict[str, tuple[int, ...]]:
+        # One un-jitted run of the model is far cheaper than compiling Predictive.
+        tr = handlers.trace(handlers.seed(self.model_fn, 0)).get_trace()
+        return {k: tuple(biject_to(tr[k]["fn"].support).inv(tr[k]["value"]).shape)
+                for k in self.latent_names}
 
     def sample_prior(self, num_samples: int, seed: int = 0) -> dict[str, np.ndarray]:
         draws = Predictive(self.model_fn, num_samples=num_samples)(

@@ -26,7 +26,9 @@ def _reduce(fn_all, fn_dim):
 def _promote(*xs: Any) -> list[Any]:
     # numpy promotes int+float to float; torch needs tensors on one dtype for where/clip.
     tensors = [x if isinstance(x, torch.Tensor) else torch.as_tensor(x) for x in xs]
-    dtype = torch.result_type(*tensors) if len(tensors) > 1 else tensors[0].dtype
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
     return [t.to(dtype) for t in tensors]
 
 
