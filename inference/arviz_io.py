@@ -19,11 +19,27 @@ def site_dims(site: Any, shape: tuple[int, ...]) -> list[str]:
     return dims
 
 
+def data_dims(graph: Any, site: Any) -> list[str]:
+    """Dims of a data array: borrowed from plates of the sites that read it.
+
+    Data arrive as model arguments, outside any plate; an axis takes a plate's
+    name when, aligned from the right with a reader's batch shape, it sits at
+    that plate's dim and has its size.
+    """
+    shape = site.value.shape
+    dims = [f"{site.name}_dim_{j}" for j in range(len(shape))]
+    for reader in graph.successors(site.name):
+        for p in graph.nodes[reader]["plates"]:
+            j = len(shape) + p.dim
+            if 0 <= j < len(shape) and shape[j] == p.size:
+                dims[j] = p.name
+    return dims
+
+
 def _dims_and_coords(graph: Any) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
     dims = {}
     for s in sites(graph):
-        shape = s.value.shape if s.role == "data" else s.shape
-        dims[s.name] = site_dims(s, shape)
+        dims[s.name] = data_dims(graph, s) if s.role == "data" else site_dims(s, s.shape)
     coords = {name: np.arange(p.size) for name, p in graph.graph["plates"].items()}
     return dims, coords
 

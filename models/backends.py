@@ -7,7 +7,7 @@ seeded Gaussian noise. Backends are registered by name in ``BACKENDS``.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -21,10 +21,33 @@ def _check_dtype(dtype: str) -> None:
         raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
 
 
+def torch_jacobian_trace(fn: Callable, x: Any) -> tuple[Any, Any]:
+    """fn(x) and the trace of its per-row Jacobian, for fn: (n, d) -> (n, d)."""
+    import torch
+
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        out = fn(x)
+        # One backward pass per coordinate: exact, and cheap for small d.
+        trace = sum(torch.autograd.grad(out[:, i].sum(), x, retain_graph=True)[0][:, i]
+                    for i in range(x.shape[1]))
+    return out.detach(), trace.detach()
+
+
+def jax_jacobian_trace(fn: Callable, x: Any) -> tuple[Any, Any]:
+    """fn(x) and the trace of its per-row Jacobian, for fn: (n, d) -> (n, d)."""
+    import jax
+    import jax.numpy as jnp
+
+    jac = jax.vmap(jax.jacfwd(lambda row: fn(row[None])[0]))(x)
+    return fn(x), jnp.trace(jac, axis1=1, axis2=2)
+
+
 class TorchBackend:
     """Runs the denoiser with torch (for Pyro); parameters are frozen."""
 
     name = "torch"
+    jacobian_trace = staticmethod(torch_jacobian_trace)
 
     def __init__(self, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
         import torch
@@ -61,6 +84,7 @@ class JaxBackend:
     """Runs the denoiser as a jitted pure function (for NumPyro)."""
 
     name = "jax"
+    jacobian_trace = staticmethod(jax_jacobian_trace)
 
     def __init__(self, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
         import jax

@@ -11,6 +11,7 @@ written by ``save`` loads on either with matching outputs.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,7 +21,7 @@ from ppl.errors import CheckpointError, ObservationError
 from models.backends import make_backend
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.diffusion_config import DiffusionConfig, Formulation, Normalization
-from models.formulations import VPFormulation, formulation_from_json
+from models.formulations import formulation_from_json
 from models.nets.convert import check_params
 from models.nets.spec import MLPConfig
 from models.samplers import NEEDS_NOISE, SAMPLERS, initial_std
@@ -162,6 +163,27 @@ class DiffusionPrior:
             return u
         x = self.normalization.inverse(u, self.backend.xp)
         return self.backend.xp.reshape(x, (n, *self.event_shape))
+
+    def log_prob(self, x, num_steps: int = 64):
+        """Data-space log density via the probability-flow ODE (exact divergence).
+
+        Args:
+            x: backend array, shape (n, *event_shape).
+            num_steps: Heun steps of the ODE solve (accuracy vs. cost).
+
+        Returns:
+            Backend array, shape (n,).
+        """
+        from models.likelihood import probability_flow_log_prob
+
+        xp = self.backend.xp
+        u = self.normalization.forward(xp.reshape(self.backend.asarray(x), (-1, self.dim)), xp)
+
+        def denoise_trace(x_t, t):
+            return self.backend.jacobian_trace(lambda v: self.denoise(v, t), x_t)
+
+        log_p = probability_flow_log_prob(u, denoise_trace, self.formulation, num_steps, xp)
+        return log_p - self.dim * math.log(self.normalization.scale)
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path) -> Path:
