@@ -49,6 +49,10 @@ class NumericFunction:
             f"'{backend}'; give it with ppl.numeric(..., {backend}=fn) or write it "
             "against the Array API")
 
+    def supports(self, backend: str) -> bool:
+        """Whether the function has an implementation for ``backend``."""
+        return backend in self.per_backend or self.array_api is not None
+
     def runs_on_numpy(self) -> bool:
         return self.array_api is not None or "numpy" in self.per_backend
 
