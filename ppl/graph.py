@@ -13,12 +13,11 @@ import dataclasses
 import os
 import shutil
 import subprocess
-import tempfile
 
 import networkx as nx
-import numpy as np
 
 from .expr import Apply, Const, Expr, SiteValue, leaves
+from .io import atomic_write_bytes
 from .primitives import Site, Tracer
 
 SITE_FIELDS = tuple(f.name for f in dataclasses.fields(Site))
@@ -153,25 +152,6 @@ def render_graph(g: nx.DiGraph, path: str) -> str:
     if exe and fmt in ("png", "svg", "pdf"):
         image = subprocess.run([exe, f"-T{fmt}"], input=dot.encode(), capture_output=True,
                                check=True).stdout
-        return _atomic_write(path, image)
+        return atomic_write_bytes(path, image)
     target = path if fmt == "dot" else path + ".dot"
-    return _atomic_write(target, dot.encode())
-
-
-def _atomic_write(path: str, payload: bytes) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def shape_str(shape: tuple) -> str:
-    return "(" + ", ".join(str(int(d)) for d in np.atleast_1d(shape)) + ")" if shape else "()"
+    return atomic_write_bytes(target, dot.encode())
