@@ -10,6 +10,11 @@ import importlib
 _EXPORTS = {
     "DiffusionPrior": "models.diffusion",
     "GaussianMixturePrior": "models.gmm",
+    "FlowPrior": "models.flow",
+    "FlowConfig": "models.flow_config",
+    "VAEPrior": "models.vae",
+    "VAEConfig": "models.vae_config",
+    "LearnedDistribution": "models.distribution",
     "Normalization": "models.diffusion_config",
     "DiffusionConfig": "models.diffusion_config",
     "VPFormulation": "models.formulations",

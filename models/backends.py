@@ -43,32 +43,28 @@ def jax_jacobian_trace(fn: Callable, x: Any) -> tuple[Any, Any]:
     return fn(x), jnp.trace(jac, axis1=1, axis2=2)
 
 
-class TorchBackend:
-    """Runs the denoiser with torch (for Pyro); parameters are frozen."""
+class TorchArrays:
+    """torch arrays of one dtype: the array half of a backend (no network)."""
 
     name = "torch"
     jacobian_trace = staticmethod(torch_jacobian_trace)
 
-    def __init__(self, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
+    def __init__(self, dtype: str = "float32"):
         import torch
         from array_api_compat import torch as torch_xp
-
-        from models.nets import torch_mlp
 
         _check_dtype(dtype)
         self.dtype = getattr(torch, dtype)
         self.xp = torch_xp
-        self.net = torch_mlp.from_numpy(net_config, weights, dtype=self.dtype).eval()
-        # Gradients flow to inputs (posterior samplers need them), never to weights.
-        self.net.requires_grad_(False)
 
     def asarray(self, value: Any) -> Any:
         import torch
 
         return torch.as_tensor(value, dtype=self.dtype)
 
-    def apply(self, x: Any, c_noise: Any) -> Any:
-        return self.net(x, c_noise)
+    def to_params(self, weights: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """Frozen weight tensors (gradients flow to inputs, never to weights)."""
+        return {k: self.asarray(np.asarray(v)) for k, v in weights.items()}
 
     def normal(self, seed: int, shape: tuple[int, ...]) -> Any:
         import torch
@@ -80,33 +76,52 @@ class TorchBackend:
         return value.detach().cpu().numpy()
 
 
-class JaxBackend:
-    """Runs the denoiser as a jitted pure function (for NumPyro)."""
+class TorchBackend(TorchArrays):
+    """Runs the denoiser with torch (for Pyro); parameters are frozen."""
+
+    def __init__(self, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
+        from models.nets import torch_mlp
+
+        super().__init__(dtype)
+        self.net = torch_mlp.from_numpy(net_config, weights, dtype=self.dtype).eval()
+        # Gradients flow to inputs (posterior samplers need them), never to weights.
+        self.net.requires_grad_(False)
+
+    def apply(self, x: Any, c_noise: Any) -> Any:
+        return self.net(x, c_noise)
+
+
+class JaxArrays:
+    """JAX arrays of one dtype: the array half of a backend (no network)."""
 
     name = "jax"
     jacobian_trace = staticmethod(jax_jacobian_trace)
 
-    def __init__(self, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
+    def __init__(self, dtype: str = "float32"):
         import jax
         import jax.numpy as jnp
-
-        from models.nets import jax_mlp
 
         _check_dtype(dtype)
         if dtype == "float64" and not jax.config.jax_enable_x64:
             raise ValueError("dtype='float64' with JAX needs jax.config.update('jax_enable_x64', True)")
         self.dtype = getattr(jnp, dtype)
         self.xp = jnp
-        self.params = jax_mlp.from_numpy(net_config, weights, dtype=self.dtype)
-        self._apply = jax.jit(lambda params, x, c: jax_mlp.apply(params, x, c, net_config))
 
     def asarray(self, value: Any) -> Any:
         import jax.numpy as jnp
 
         return jnp.asarray(value, dtype=self.dtype)
 
-    def apply(self, x: Any, c_noise: Any) -> Any:
-        return self._apply(self.params, x, c_noise)
+    def to_params(self, weights: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """Concrete weight arrays, even when called while JAX traces a model.
+
+        A prior may first be built inside NumPyro's jitted potential; without
+        ``ensure_compile_time_eval`` its cached weights would be leaked tracers.
+        """
+        import jax
+
+        with jax.ensure_compile_time_eval():
+            return {k: self.asarray(np.asarray(v)) for k, v in weights.items()}
 
     def normal(self, seed: int, shape: tuple[int, ...]) -> Any:
         import jax
@@ -117,7 +132,32 @@ class JaxBackend:
         return np.asarray(value)
 
 
+class JaxBackend(JaxArrays):
+    """Runs the denoiser as a jitted pure function (for NumPyro)."""
+
+    def __init__(self, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
+        import jax
+
+        from models.nets import jax_mlp
+
+        super().__init__(dtype)
+        with jax.ensure_compile_time_eval():  # concrete even when built inside a traced model
+            self.params = jax_mlp.from_numpy(net_config, weights, dtype=self.dtype)
+        self._apply = jax.jit(lambda params, x, c: jax_mlp.apply(params, x, c, net_config))
+
+    def apply(self, x: Any, c_noise: Any) -> Any:
+        return self._apply(self.params, x, c_noise)
+
+
 BACKENDS = {"torch": TorchBackend, "jax": JaxBackend}
+ARRAYS = {"torch": TorchArrays, "jax": JaxArrays}
+
+
+def make_arrays(name: str, dtype: str = "float32"):
+    """The array half of a registered backend (for priors that bring their own math)."""
+    if name not in ARRAYS:
+        raise ValueError(f"unknown backend {name!r}; choose from {sorted(ARRAYS)}")
+    return ARRAYS[name](dtype)
 
 
 def make_backend(name: str, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):

@@ -61,6 +61,7 @@ class DiffusionPrior:
         with the same weights as an uninterrupted run. The returned prior uses
         the EMA weights.
         """
+        from models.diffusion_task import DiffusionTask
         from models.training import TrainConfig, fit
 
         flat, event_shape = _flatten_data(data)
@@ -71,7 +72,7 @@ class DiffusionPrior:
             raise ValueError(f"net.data_dim={config.net.data_dim} but data has {flat.shape[1]} dims")
         train = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, seed=seed,
                             checkpoint_every=checkpoint_every)
-        result = fit(config.normalization.forward(flat).astype(np.float32), config, train,
+        result = fit((config.normalization.forward(flat).astype(np.float32),), DiffusionTask(config), train,
                      checkpoint_dir, progress)
         prior = cls(config, result.ema, backend=backend)
         prior.training_losses = result.losses
@@ -137,6 +138,33 @@ class DiffusionPrior:
         return (alpha * self.denoise(x_t, t) - x_t) / sigma**2
 
     # -- sampling -----------------------------------------------------------------------
+    def _schedule(self, sampler: str | None, num_steps: int | None) -> tuple[str, np.ndarray]:
+        sampler = sampler or DEFAULT_SAMPLER[self.formulation.name]
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
+        return sampler, self.sampling_times(num_steps or DEFAULT_STEPS[sampler])
+
+    def noise_shape(self, n: int, sampler: str | None = None, num_steps: int | None = None) -> tuple[int, ...]:
+        """Shape (num_steps + 1, n, d) of the standard normal noise ``sample_from_noise`` consumes."""
+        return (len(self._schedule(sampler, num_steps)[1]), n, self.dim)
+
+    def sample_from_noise(self, noise, sampler: str | None = None, num_steps: int | None = None,
+                          return_diffusion_space: bool = False):
+        """Turn standard normal draws of shape ``noise_shape(n, ...)`` into n samples.
+
+        Lets callers own the randomness (a JAX key inside NumPyro, torch's
+        global RNG inside Pyro); ``sample`` documents the arguments.
+        """
+        sampler, times = self._schedule(sampler, num_steps)
+        n = noise.shape[1]
+        x_init = initial_std(self.formulation, times[0]) * noise[0]
+        extra = noise[1:] if sampler in NEEDS_NOISE else None
+        u = SAMPLERS[sampler](self.denoise, times, x_init, extra, self.formulation, self.backend.xp)
+        if return_diffusion_space:
+            return u
+        x = self.normalization.inverse(u, self.backend.xp)
+        return self.backend.xp.reshape(x, (n, *self.event_shape))
+
     def sample(self, n: int, seed: int = 0, sampler: str | None = None, num_steps: int | None = None,
                return_diffusion_space: bool = False):
         """Draw n samples.
@@ -151,18 +179,8 @@ class DiffusionPrior:
         Returns:
             Backend array, shape (n, *event_shape) (or (n, d) in diffusion space).
         """
-        sampler = sampler or DEFAULT_SAMPLER[self.formulation.name]
-        if sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
-        times = self.sampling_times(num_steps or DEFAULT_STEPS[sampler])
-        draws = self.backend.normal(seed, (len(times), n, self.dim))
-        x_init = initial_std(self.formulation, times[0]) * draws[0]
-        noise = draws[1:] if sampler in NEEDS_NOISE else None
-        u = SAMPLERS[sampler](self.denoise, times, x_init, noise, self.formulation, self.backend.xp)
-        if return_diffusion_space:
-            return u
-        x = self.normalization.inverse(u, self.backend.xp)
-        return self.backend.xp.reshape(x, (n, *self.event_shape))
+        draws = self.backend.normal(seed, self.noise_shape(n, sampler, num_steps))
+        return self.sample_from_noise(draws, sampler, num_steps, return_diffusion_space)
 
     def log_prob(self, x, num_steps: int = 64):
         """Data-space log density via the probability-flow ODE (exact divergence).
@@ -201,6 +219,24 @@ class DiffusionPrior:
             raise CheckpointError(f"checkpoint {path}: invalid diffusion config ({exc})") from exc
         check_params(ckpt.tensors, config.net, where=f"checkpoint {path}")
         return cls(config, ckpt.tensors, backend, dtype)
+
+    def as_distribution(self, log_prob_steps: int = 64, sampler: str | None = None,
+                        num_steps: int | None = None):
+        """This prior as a ``ppl`` distribution: ``x = ppl.sample("x", prior.as_distribution())``.
+
+        Its density is ``log_prob``, the probability-flow ODE: exact up to the
+        ODE solve but costly (64 Heun steps with a Jacobian trace each), and on
+        torch not differentiable in x. Use it mainly as a sampling / score
+        prior (posterior samplers call ``denoise`` / ``score`` directly).
+
+        Args:
+            log_prob_steps: Heun steps of the ODE behind the density.
+            sampler, num_steps: how draws are made (see ``sample``).
+        """
+        from models.distribution import LearnedDistribution
+
+        return LearnedDistribution(self, log_prob_options={"num_steps": log_prob_steps},
+                                   sample_options={"sampler": sampler, "num_steps": num_steps})
 
 
 def _flatten_data(data) -> tuple[np.ndarray, tuple[int, ...]]:

@@ -1,7 +1,7 @@
 """Checkpoints of an in-progress training run, for exact resumption.
 
 Each checkpoint is a portable checkpoint directory ``step_XXXXXXXX`` (kind
-``"diffusion_training_state"``) under the run's checkpoint directory, holding
+``"<model>_training_state"``, e.g. ``"diffusion_training_state"``) under the run's checkpoint directory, holding
 the network weights, their EMA, the Adam state, the torch RNG state and the
 loss history, so a resumed run continues bit-for-bit. Directories are renamed
 into place atomically; only the newest ``KEEP`` are kept.
@@ -55,7 +55,7 @@ def _strip(prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k[len(head):]: v for k, v in arrays.items() if k.startswith(head)}
 
 
-def save_train_state(run_dir: str | Path, state: TrainState) -> Path:
+def save_train_state(run_dir: str | Path, state: TrainState, kind: str = KIND) -> Path:
     """Write ``run_dir/step_XXXXXXXX`` atomically and prune older ones."""
     run_dir = Path(run_dir)
     tensors = {
@@ -65,7 +65,7 @@ def save_train_state(run_dir: str | Path, state: TrainState) -> Path:
         "rng_state": state.rng_state,
         "losses": state.losses,
     }
-    path = save_checkpoint(run_dir / f"step_{state.step:08d}", KIND, {"step": state.step, **state.meta}, tensors)
+    path = save_checkpoint(run_dir / f"step_{state.step:08d}", kind, {"step": state.step, **state.meta}, tensors)
     for old in _step_dirs(run_dir)[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
     return path
@@ -77,7 +77,7 @@ def _step_dirs(run_dir: Path) -> list[Path]:
     return sorted(p for p in run_dir.iterdir() if p.is_dir() and _STEP_DIR.match(p.name))
 
 
-def load_latest_train_state(run_dir: str | Path) -> TrainState | None:
+def load_latest_train_state(run_dir: str | Path, kind: str = KIND) -> TrainState | None:
     """The newest training state under ``run_dir``, or None if there is none.
 
     Raises:
@@ -87,7 +87,7 @@ def load_latest_train_state(run_dir: str | Path) -> TrainState | None:
     dirs = _step_dirs(Path(run_dir))
     if not dirs:
         return None
-    ckpt = load_checkpoint(dirs[-1], kind=KIND)
+    ckpt = load_checkpoint(dirs[-1], kind=kind)
     meta = dict(ckpt.config)
     step = int(meta.pop("step"))
     losses = ckpt.tensors.get("losses")

@@ -1,21 +1,25 @@
-"""Training loop for diffusion denoisers (torch), with EMA and exact resume.
+"""Generic torch training loop for learned priors, with EMA and exact resume.
 
-Determinism: all randomness (batch indices, noise levels, noise) comes from
-one ``torch.Generator`` seeded by ``TrainConfig.seed``; its state is saved in
-every checkpoint together with the weights, their EMA and the Adam state, so
-an interrupted run resumed from its last checkpoint ends with exactly the
+A *task* (diffusion denoiser, flow, VAE) says how to build the torch module
+and compute a minibatch loss; this module owns everything else: Adam,
+gradient clipping, the EMA of the weights, the progress bar, periodic atomic
+checkpoints and resumption.
+
+Determinism: all randomness (batch indices and whatever the task draws) comes
+from one ``torch.Generator`` seeded by ``TrainConfig.seed``; its state is saved
+in every checkpoint together with the weights, their EMA and the Adam state,
+so an interrupted run resumed from its last checkpoint ends with exactly the
 weights of an uninterrupted run.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
 from ppl.errors import CheckpointError
-from models.diffusion_config import DiffusionConfig
 from models.train_state import TrainState, load_latest_train_state, save_train_state
 
 
@@ -49,6 +53,27 @@ class TrainConfig:
         return key
 
 
+class Task(Protocol):
+    """What a model contributes to training.
+
+    Attributes:
+        name: label of the progress bar.
+        state_kind: checkpoint kind of the training states it writes.
+    """
+
+    name: str
+    state_kind: str
+
+    def build(self, seed: int) -> Any:
+        """A freshly initialised ``torch.nn.Module`` (weights fixed by ``seed``)."""
+
+    def loss(self, module: Any, batch: list[Any], generator: Any) -> Any:
+        """Scalar loss on a minibatch (one tensor per training array)."""
+
+    def meta(self) -> dict[str, Any]:
+        """JSON description of the model; a resumed run must match it."""
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """Weights (name -> float32 array) and the per-step loss history (steps,)."""
@@ -61,12 +86,10 @@ class TrainResult:
 class _Run:
     """Mutable state of one training run (network, EMA, optimiser, RNG)."""
 
-    def __init__(self, config: DiffusionConfig, train: TrainConfig):
+    def __init__(self, task: Task, train: TrainConfig):
         import torch
 
-        from models.nets import torch_mlp
-
-        self.net = torch_mlp.build(config.net, seed=train.seed)
+        self.net = task.build(train.seed)
         self.ema = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=train.lr)
         self.generator = torch.Generator().manual_seed(train.seed)
@@ -112,13 +135,15 @@ def _unflatten_optimizer(optimizer, flat: dict[str, np.ndarray]) -> dict[str, An
     return {"state": state, "param_groups": optimizer.state_dict()["param_groups"]}
 
 
-def _meta(config: DiffusionConfig, train: TrainConfig, data: np.ndarray) -> dict[str, Any]:
-    digest = hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()
-    return {"diffusion": config.to_json(), "train": train.resume_key(), "data_sha256": digest}
+def _meta(task: Task, train: TrainConfig, data: Sequence[np.ndarray]) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    for array in data:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return {**task.meta(), "train": train.resume_key(), "data_sha256": digest.hexdigest()}
 
 
 def _check_resumable(state: TrainState, meta: dict[str, Any], where: Any, train: TrainConfig) -> None:
-    for key in ("diffusion", "train", "data_sha256"):
+    for key in meta:
         if state.meta.get(key) != meta[key]:
             raise CheckpointError(
                 f"checkpoint in {where} was written by a run with a different '{key}'; "
@@ -128,24 +153,11 @@ def _check_resumable(state: TrainState, meta: dict[str, Any], where: Any, train:
         raise CheckpointError(f"checkpoint in {where} is at step {state.step}, past steps={train.steps}")
 
 
-def _loss(net, formulation, x0, t, eps):
+def _step(run: _Run, task: Task, data: list[Any], train: TrainConfig) -> None:
     import torch
 
-    t = t[:, None]
-    x_t = formulation.alpha(t, torch) * x0 + formulation.sigma(t, torch) * eps
-    output = net(formulation.c_in(t, torch) * x_t, formulation.c_noise(t[:, 0], torch))
-    target = formulation.training_target(x0, eps, x_t, t, torch)
-    return torch.mean((output - target) ** 2)
-
-
-def _step(run: _Run, formulation, data, train: TrainConfig) -> None:
-    import torch
-
-    gen = run.generator
-    x0 = data[torch.randint(data.shape[0], (train.batch_size,), generator=gen)]
-    t = formulation.sample_training_times(train.batch_size, gen).to(data.dtype)
-    eps = torch.randn(x0.shape, generator=gen, dtype=data.dtype)
-    loss = _loss(run.net, formulation, x0, t, eps)
+    rows = torch.randint(data[0].shape[0], (train.batch_size,), generator=run.generator)
+    loss = task.loss(run.net, [array[rows] for array in data], run.generator)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if train.grad_clip is not None:
@@ -167,17 +179,18 @@ def _update_ema(run: _Run, decay: float) -> None:
 
 
 def fit(
-    data: np.ndarray,
-    config: DiffusionConfig,
+    data: Sequence[np.ndarray],
+    task: Task,
     train: TrainConfig,
     checkpoint_dir: Any = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train a denoiser on data that is already in diffusion space.
+    """Train a task's module on (already normalised) arrays.
 
     Args:
-        data: normalised training vectors, shape (n, d), float32.
-        config: the prior's architecture / formulation.
+        data: training arrays sharing the first axis, e.g. ``(x,)`` of shape
+            (n, d) or ``(x, context)``; float32.
+        task: the model's module builder and loss.
         train: optimisation settings.
         checkpoint_dir: directory for periodic checkpoints; if it holds one
             from a matching run, training resumes from the newest.
@@ -189,21 +202,21 @@ def fit(
     import torch
     from tqdm.auto import tqdm
 
-    meta = _meta(config, train, data)
-    run = _Run(config, train)
-    state = load_latest_train_state(checkpoint_dir) if checkpoint_dir is not None else None
+    meta = _meta(task, train, data)
+    run = _Run(task, train)
+    state = load_latest_train_state(checkpoint_dir, task.state_kind) if checkpoint_dir is not None else None
     if state is not None:
         _check_resumable(state, meta, checkpoint_dir, train)
         run.restore(state)
-    x_all = torch.as_tensor(data, dtype=torch.float32)
-    with tqdm(total=train.steps, initial=len(run.losses), disable=not progress, desc="diffusion") as bar:
+    tensors = [torch.as_tensor(array, dtype=torch.float32) for array in data]
+    with tqdm(total=train.steps, initial=len(run.losses), disable=not progress, desc=task.name) as bar:
         while len(run.losses) < train.steps:
-            _step(run, config.formulation, x_all, train)
+            _step(run, task, tensors, train)
             bar.update(1)
             step = len(run.losses)
             if step % 10 == 0 or step == train.steps:
                 bar.set_postfix(loss=f"{np.mean(run.losses[-10:]):.4f}")
             if checkpoint_dir is not None and (step % train.checkpoint_every == 0 or step == train.steps):
-                save_train_state(checkpoint_dir, run.snapshot(meta))
+                save_train_state(checkpoint_dir, run.snapshot(meta), task.state_kind)
     final = run.snapshot(meta)
     return TrainResult(weights=final.weights, ema=final.ema, losses=final.losses)

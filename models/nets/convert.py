@@ -14,8 +14,13 @@ from models.nets.spec import MLPConfig, param_shapes
 
 
 def check_params(params: Mapping[str, Any], config: MLPConfig, where: str = "weights") -> None:
-    """Raise ``CheckpointError`` if names or shapes differ from the scheme."""
-    expected = param_shapes(config)
+    """Raise ``CheckpointError`` if names or shapes differ from the MLP denoiser scheme."""
+    check_shapes(params, param_shapes(config), where)
+
+
+def check_shapes(params: Mapping[str, Any], expected: Mapping[str, tuple[int, ...]],
+                 where: str = "weights") -> None:
+    """Raise ``CheckpointError`` if names or shapes differ from ``expected``."""
     missing = sorted(set(expected) - set(params))
     extra = sorted(set(params) - set(expected))
     if missing or extra:

@@ -9,6 +9,18 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def single_torch_thread():
+    """The nets here are tiny: extra torch threads only add OpenMP spin-waits, which
+    on a loaded 2-core CI machine make a step 100x slower."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20240611)

@@ -1,26 +1,11 @@
 """End-to-end quality: a small prior trained on two moons passes a C2ST."""
-import warnings
-
 import numpy as np
 import pytest
 
 pytest.importorskip("torch")
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import cross_val_score  # noqa: E402
-from sklearn.neural_network import MLPClassifier  # noqa: E402
 
-from models import DiffusionPrior, MLPConfig, two_moons  # noqa: E402
-
-
-def c2st_accuracy(a: np.ndarray, b: np.ndarray, seed: int = 0) -> float:
-    """Mean 5-fold accuracy of an MLP classifier telling a from b (0.5 = indistinguishable)."""
-    features = np.concatenate([a, b])
-    labels = np.r_[np.zeros(len(a)), np.ones(len(b))]
-    classifier = MLPClassifier((32, 32), max_iter=400, random_state=seed)
-    with warnings.catch_warnings():  # an unconverged classifier only makes the test easier to fail
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        folds = cross_val_score(classifier, features, labels, cv=5)
-    return float(folds.mean())
+from models import DiffusionPrior, FlowPrior, MLPConfig, two_moons  # noqa: E402
+from models.testing import c2st_accuracy  # noqa: E402
 
 
 @pytest.mark.slow
@@ -29,6 +14,16 @@ def test_two_moons_c2st():
     prior = DiffusionPrior.train(data, steps=1500, batch_size=256, lr=2e-3, seed=0, formulation="edm",
                                  net=MLPConfig(data_dim=2, hidden_dim=64, num_blocks=2), progress=False)
     draws = prior.sample(1000, seed=1, sampler="heun", num_steps=32).numpy()
+    reference = two_moons(1000, np.random.default_rng(1))
+    assert c2st_accuracy(draws, reference) <= 0.6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("coupling", ["spline", "affine"])
+def test_two_moons_flow_c2st(coupling):
+    data = two_moons(4000, np.random.default_rng(0))
+    prior = FlowPrior.train(data, steps=1500, batch_size=256, lr=2e-3, seed=0, coupling=coupling, progress=False)
+    draws = prior.sample(1000, seed=1).numpy()
     reference = two_moons(1000, np.random.default_rng(1))
     assert c2st_accuracy(draws, reference) <= 0.6
 
