@@ -4,6 +4,7 @@
 :func:`infer` here.
 """
 from . import mcmc  # noqa: F401 - registers "nuts" and "hmc"
+from . import importance, smc, vi  # noqa: F401 - registers "is", "smc" and "svi"
 from .api import infer, predictive
 from .posterior import Posterior
 from .registry import METHODS, Capabilities, MethodSpec, register

@@ -24,6 +24,8 @@ class Posterior:
         log_evidence: log marginal likelihood estimate, when the method gives one.
         log_evidence_se: its Monte Carlo standard error.
         notes: why the method was chosen, warnings raised while running.
+        extras: method-specific results that are not per-draw, e.g. the SVI loss
+            trace and learned parameters, or SMC's per-step temperatures and ESS.
     """
 
     samples: dict[str, np.ndarray]
@@ -36,6 +38,7 @@ class Posterior:
     log_evidence: float | None = None
     log_evidence_se: float | None = None
     notes: list[str] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_chains(self) -> int:

@@ -23,6 +23,13 @@ def infer(model, method="auto", backend="numpyro", **options):
     return _infer(model, method=method, backend=backend, **options)
 
 
+def evidence(model, method="smc", backend="numpyro", **options):
+    """Log evidence and its Monte Carlo standard error; see :func:`inference.evidence.evidence`."""
+    from inference.evidence import evidence as _evidence
+
+    return _evidence(model, method=method, backend=backend, **options)
+
+
 def predictive(model, posterior=None, num_samples=500, seed=0, backend="numpyro", device="cpu"):
     """Prior or posterior predictive draws; see :func:`inference.predictive`."""
     from inference import predictive as _predictive
@@ -34,6 +41,7 @@ def predictive(model, posterior=None, num_samples=500, seed=0, backend="numpyro"
 __all__ = [
     "CheckpointError", "DuplicateSiteError", "LoweringError", "MethodError", "Model",
     "ModelError", "ObservationError", "ParameterError", "PPLError", "Program", "ShapeError",
-    "compile", "constraints", "data", "deterministic", "dist", "factor", "infer", "model",
+    "compile", "constraints", "data", "deterministic", "dist", "evidence", "factor", "infer",
+    "model",
     "numeric", "ops", "param", "plate", "predictive", "sample",
 ]

@@ -1,7 +1,19 @@
 """Shared fixtures: float64 on both backends, and GPU skipping."""
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Two xdist workers share two cores: one intra-op thread each. Tiny models are
+# otherwise dominated by thread hand-offs (a 3x3 torch op took ~12 ms under load).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture

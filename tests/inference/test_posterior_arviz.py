@@ -22,7 +22,7 @@ def eight_schools_posterior(request):
     jax.config.update("jax_enable_x64", True)
     torch.set_default_dtype(torch.float64)
     m = testing.eight_schools_noncentered(SIGMA).observe(y=Y)
-    draws = 300 if request.param == "pyro" else 500
+    draws = 200 if request.param == "pyro" else 500
     return m, ppl.infer(m, backend=request.param, chains=2, warmup=draws, draws=draws, seed=3,
                         progress=False)
 
