@@ -1,5 +1,8 @@
 """Train the learned priors (diffusion, flow, VAE) on digits and on two moons.
 
+Digits also get the image architectures: a UNet denoiser (``diffusion_unet_digits``)
+and a convolutional VAE (``vae_conv_digits``).
+
 Each prior is trained with torch, sampled, saved as a portable checkpoint,
 reloaded on torch and on JAX, and checked: the reloaded priors must give the
 same log density (or, for diffusion, the same denoiser output) and the same
@@ -67,6 +70,22 @@ def _vae(data, steps, ckpt):
     return VAEPrior.train(data, steps=steps, vae=vae, checkpoint_dir=ckpt)
 
 
+def _diffusion_unet(data, steps, ckpt):
+    from models import DiffusionPrior, UNetConfig
+
+    net = UNetConfig(image_shape=data.shape[1:], channels=(16, 32))
+    return DiffusionPrior.train(data, steps=steps, formulation="edm", net=net, checkpoint_dir=ckpt, lr=2e-3,
+                                batch_size=128)
+
+
+def _vae_conv(data, steps, ckpt):
+    from models import VAEConfig, VAEPrior
+
+    vae = VAEConfig(dim=int(np.prod(data.shape[1:])), latent_dim=8, architecture="conv",
+                    image_shape=data.shape[1:], channels=(16, 32))
+    return VAEPrior.train(data, steps=steps, vae=vae, checkpoint_dir=ckpt)
+
+
 def _loader(cls_name: str) -> Callable[[str, str], Any]:
     def load(path: str, backend: str) -> Any:
         import models
@@ -80,6 +99,8 @@ JOBS = [Job(f"{kind}_{data}", loader, train, _loader(cls))
         for kind, train, cls in [("diffusion", _diffusion, "DiffusionPrior"), ("flow", _flow, "FlowPrior"),
                                  ("vae", _vae, "VAEPrior")]
         for data, loader in [("moons", _moons), ("digits", _digits)]]
+JOBS += [Job("diffusion_unet_digits", _digits, _diffusion_unet, _loader("DiffusionPrior")),
+         Job("vae_conv_digits", _digits, _vae_conv, _loader("VAEPrior"))]
 
 
 def check_reload(prior: Any, path: str, job: Job) -> float:

@@ -57,16 +57,18 @@ def predictive(model: ppl.Model, posterior: Posterior | None = None, num_samples
     Returns:
         site name -> draws. Prior: (num_samples, *shape) for every latent,
         observed and deterministic site. Posterior: (chain, draw, *shape) for
-        observed and deterministic sites, one draw per posterior draw.
+        observed and deterministic sites (and latents the posterior lacks, e.g.
+        outputs at new inputs), one draw per posterior draw.
     """
     _require_model(model, "ppl.predictive")
     if posterior is None:
         return ppl.compile(model.unobserved(), backend, device).sample_prior(num_samples, seed)
     program = ppl.compile(model, backend=posterior.backend, device=device)
-    missing = [k for k in program.latent_names if k not in posterior.samples]
-    if missing:
-        raise MethodError(f"the posterior has no draws of latent site(s) {', '.join(missing)}")
+    given = [k for k in program.latent_names if k in posterior.samples]
+    if not given and program.latent_names:
+        raise MethodError(f"the posterior has draws of none of the model's latent sites "
+                          f"({', '.join(program.latent_names)}); is it from another model?")
     chains = posterior.num_chains
-    flat = {k: posterior.flat(k) for k in program.latent_names}
+    flat = {k: posterior.flat(k) for k in given}
     draws = program.sample_predictive(flat, seed=seed)
     return {k: v.reshape((chains, -1) + v.shape[1:]) for k, v in draws.items()}

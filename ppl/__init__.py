@@ -8,6 +8,7 @@ from . import distributions as dist
 from .compiler import compile  # noqa: A004 - the natural name for the user
 from .errors import (CheckpointError, DuplicateSiteError, LoweringError, MethodError, ModelError,
                      ObservationError, ParameterError, PPLError, ShapeError)
+from .markov import markov
 from .model import Model, model
 from .numeric import numeric
 from .primitives import data, deterministic, factor, param, plate, sample
@@ -42,6 +43,6 @@ __all__ = [
     "CheckpointError", "DuplicateSiteError", "LoweringError", "MethodError", "Model",
     "ModelError", "ObservationError", "ParameterError", "PPLError", "Program", "ShapeError",
     "compile", "constraints", "data", "deterministic", "dist", "evidence", "factor", "infer",
-    "model",
+    "markov", "model",
     "numeric", "ops", "param", "plate", "predictive", "sample",
 ]

@@ -111,6 +111,7 @@ _NODE_STYLE = {
     "factor": 'shape=octagon',
     "data": 'shape=box',
     "parameter": 'shape=box, style=rounded',
+    "markov": 'shape=box3d',
 }
 
 

@@ -3,20 +3,30 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Callable
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
-def atomic_write_bytes(path: str, payload: bytes) -> str:
-    """Writes ``payload`` to a temporary file beside ``path``, then renames it into place.
+def atomic_write(path: str, write: Callable[[str], None]) -> str:
+    """Calls ``write(tmp_path)``, then renames the temporary file to ``path``.
+
+    The temporary file sits in the target folder (so the rename is atomic) and
+    keeps the target's extension (so writers that look at it, like
+    matplotlib's ``savefig``, pick the right format). The final file gets the
+    usual permissions (``mkstemp`` would leave it private).
 
     Returns:
         ``path``.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -25,6 +35,16 @@ def atomic_write_bytes(path: str, payload: bytes) -> str:
     return path
 
 
+def atomic_write_bytes(path: str, payload: bytes) -> str:
+    """Writes ``payload`` to ``path`` atomically."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+
+    return atomic_write(path, write)
+
+
 def atomic_write_text(path: str, text: str) -> str:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    """Writes UTF-8 ``text`` to ``path`` atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"))

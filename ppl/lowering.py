@@ -127,7 +127,8 @@ def make_model_fn(graph: nx.DiGraph, backend: Any) -> Callable[..., Any]:
         for name, value in (data or {}).items():
             env[("data", name)] = backend.asarray(value)
         for s in ordered:
-            env[s.name] = NODE_LOWERINGS[s.role](backend, s, env, observe)
+            if s.block is None:  # sites inside a ppl.markov block are set by the block's node
+                env[s.name] = NODE_LOWERINGS[s.role](backend, s, env, observe)
         return {s.name: env[s.name] for s in ordered if s.role != "data"}
 
     model_fn.__name__ = graph.graph.get("name", "model")

@@ -18,7 +18,7 @@ from .distributions.base import Distribution
 from .errors import DuplicateSiteError, ModelError, ShapeError
 from .expr import Const, Expr, SiteValue, as_expr
 
-ROLES = ("latent", "observed", "deterministic", "factor", "data", "parameter")
+ROLES = ("latent", "observed", "deterministic", "factor", "data", "parameter", "markov")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class Site:
         event_shape: event shape.
         support: support of the value (None when it depends on random values).
         order: position in trace order (a topological order).
+        block: name of the enclosing ``ppl.markov`` block (None outside one);
+            such a site's shapes carry a leading time dim.
+        body: the traced step of a ``markov`` node (:class:`ppl.markov.MarkovBody`).
     """
 
     name: str
@@ -57,6 +60,8 @@ class Site:
     event_shape: tuple[int, ...] = ()
     support: C.Constraint | None = None
     order: int = 0
+    block: str | None = None
+    body: Any = None
 
     @property
     def shape(self) -> tuple[int, ...]:

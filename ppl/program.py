@@ -63,7 +63,12 @@ class Program:
         raise NotImplementedError
 
     def sample_predictive(self, samples: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
-        """Draws observed (and deterministic) sites given latent draws (n, ...)."""
+        """Draws every site not given, conditioned on the latent draws given (n, ...).
+
+        Latents missing from ``samples`` (e.g. outputs at new inputs that were
+        never observed) are drawn from their conditional distributions, as
+        observed and deterministic sites are.
+        """
         raise NotImplementedError
 
     def log_likelihood(self, samples: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -56,10 +56,11 @@ class NumPyroProgram(Program):
         return self._keep(draws, ("latent", "observed", "deterministic"))
 
     def sample_predictive(self, samples: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
-        latents = {k: jnp.asarray(samples[k]) for k in self.latent_names}
+        latents = {k: jnp.asarray(samples[k]) for k in self.latent_names if k in samples}
         draws = Predictive(self.model_fn, posterior_samples=latents)(
             jax.random.PRNGKey(seed), observe=False)
-        return self._keep(draws, ("observed", "deterministic"))
+        out = self._keep(draws, ("observed", "deterministic", "latent"))
+        return {k: v for k, v in out.items() if k not in latents}
 
     def log_likelihood(self, samples: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         latents = {k: jnp.asarray(samples[k]) for k in self.latent_names}

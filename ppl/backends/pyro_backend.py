@@ -39,6 +39,8 @@ class PyroBackend(Backend):
         if isinstance(value, torch.Tensor):
             return value.to(self.torch_device)
         arr = np.asarray(value)
+        if not arr.flags.writeable:  # torch warns on (and may not alias) read-only arrays
+            arr = arr.copy()
         dtype = torch.get_default_dtype() if arr.dtype.kind == "f" else None
         if arr.dtype.kind == "b":
             return torch.as_tensor(arr, device=self.torch_device)

@@ -76,10 +76,11 @@ class PyroProgram(Program):
         return self._stack(traces, ("latent", "observed", "deterministic"))
 
     def sample_predictive(self, samples: Mapping[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
-        latents = {k: samples[k] for k in self.latent_names}
+        latents = {k: samples[k] for k in self.latent_names if k in samples}
         n = len(next(iter(latents.values()))) if latents else 1
         traces = self._run(n, seed, latents, ())
-        return self._stack(traces, ("observed", "deterministic"))
+        out = self._stack(traces, ("observed", "deterministic", "latent"))
+        return {k: v for k, v in out.items() if k not in latents}
 
     def log_likelihood(self, samples: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         latents = {k: samples[k] for k in self.latent_names}

@@ -117,3 +117,23 @@ def test_auto_method_says_why(float64):
     post = ppl.infer(m, chains=1, warmup=50, draws=20, progress=False)
     assert post.method == "nuts" and "continuous" in post.notes[0]
     assert post.timings["compile"] < post.timings["total"]
+
+
+def test_predictive_at_new_inputs_draws_unobserved_outputs(float64):
+    @ppl.model
+    def line(x):
+        slope = ppl.sample("slope", ppl.dist.Normal(0.0, 1.0))
+        with ppl.plate("obs", len(x)):
+            ppl.sample("y", ppl.dist.Normal(slope * x, 0.1))
+
+    x = np.linspace(-1, 1, 10)
+    post = ppl.infer(line(x).observe(y=2.0 * x), chains=1, warmup=200, draws=200, seed=0,
+                     progress=False)
+    x_new = np.array([3.0, 4.0])
+    for backend in ("numpyro", "pyro"):
+        post.backend = backend  # the draws are backend-neutral numpy arrays
+        pp = ppl.predictive(line(x_new), posterior=post, seed=2)
+        assert pp["y"].shape == (1, 200, 2)
+        slope = post["slope"][..., None]
+        resid = (pp["y"] - slope * x_new) / 0.1
+        assert abs(resid.mean()) < 4 / np.sqrt(resid.size) and abs(resid.std() - 1) < 0.1
