@@ -20,6 +20,7 @@ _EXPORTS = {
     "VPFormulation": "models.formulations",
     "EDMFormulation": "models.formulations",
     "MLPConfig": "models.nets.spec",
+    "UNetConfig": "models.nets.unet",
     "Checkpoint": "models.checkpoint",
     "save_checkpoint": "models.checkpoint",
     "load_checkpoint": "models.checkpoint",

@@ -1,6 +1,6 @@
 """Array backends a trained denoiser network can run on.
 
-Each backend wraps the shared MLP weights (numpy dict, the checkpoint format)
+Each backend wraps the shared denoiser weights (numpy dict, the checkpoint format)
 and offers the handful of operations ``DiffusionPrior`` needs: an array
 namespace ``xp`` for the shared math, array conversion, the network, and
 seeded Gaussian noise. Backends are registered by name in ``BACKENDS``.
@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from models.nets.spec import MLPConfig
+from models.nets.registry import NetConfig, check_net_params, net_kind
 
 _DTYPES = ("float32", "float64")
 
@@ -72,6 +72,13 @@ class TorchArrays:
         generator = torch.Generator().manual_seed(int(seed))
         return torch.randn(shape, generator=generator, dtype=self.dtype)
 
+    def uniform(self, seed: int, shape: tuple[int, ...]) -> Any:
+        """Uniform draws on [0, 1)."""
+        import torch
+
+        generator = torch.Generator().manual_seed(int(seed))
+        return torch.rand(shape, generator=generator, dtype=self.dtype)
+
     def to_numpy(self, value: Any) -> np.ndarray:
         return value.detach().cpu().numpy()
 
@@ -79,11 +86,10 @@ class TorchArrays:
 class TorchBackend(TorchArrays):
     """Runs the denoiser with torch (for Pyro); parameters are frozen."""
 
-    def __init__(self, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
-        from models.nets import torch_mlp
-
+    def __init__(self, net_config: NetConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
         super().__init__(dtype)
-        self.net = torch_mlp.from_numpy(net_config, weights, dtype=self.dtype).eval()
+        check_net_params(weights, net_config)
+        self.net = net_kind(net_config).torch_module(net_config, weights, self.dtype).eval()
         # Gradients flow to inputs (posterior samplers need them), never to weights.
         self.net.requires_grad_(False)
 
@@ -128,6 +134,12 @@ class JaxArrays:
 
         return jax.random.normal(jax.random.key(int(seed)), shape, dtype=self.dtype)
 
+    def uniform(self, seed: int, shape: tuple[int, ...]) -> Any:
+        """Uniform draws on [0, 1)."""
+        import jax
+
+        return jax.random.uniform(jax.random.key(int(seed)), shape, dtype=self.dtype)
+
     def to_numpy(self, value: Any) -> np.ndarray:
         return np.asarray(value)
 
@@ -135,15 +147,14 @@ class JaxArrays:
 class JaxBackend(JaxArrays):
     """Runs the denoiser as a jitted pure function (for NumPyro)."""
 
-    def __init__(self, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
+    def __init__(self, net_config: NetConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
         import jax
 
-        from models.nets import jax_mlp
-
         super().__init__(dtype)
-        with jax.ensure_compile_time_eval():  # concrete even when built inside a traced model
-            self.params = jax_mlp.from_numpy(net_config, weights, dtype=self.dtype)
-        self._apply = jax.jit(lambda params, x, c: jax_mlp.apply(params, x, c, net_config))
+        check_net_params(weights, net_config)
+        self.params = self.to_params(weights)
+        jax_apply = net_kind(net_config).jax_apply
+        self._apply = jax.jit(lambda params, x, c: jax_apply(params, x, c, net_config))
 
     def apply(self, x: Any, c_noise: Any) -> Any:
         return self._apply(self.params, x, c_noise)
@@ -160,7 +171,7 @@ def make_arrays(name: str, dtype: str = "float32"):
     return ARRAYS[name](dtype)
 
 
-def make_backend(name: str, net_config: MLPConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
+def make_backend(name: str, net_config: NetConfig, weights: Mapping[str, np.ndarray], dtype: str = "float32"):
     """Instantiate a registered backend by name."""
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; choose from {sorted(BACKENDS)}")

@@ -22,8 +22,7 @@ from models.backends import make_backend
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.diffusion_config import DiffusionConfig, Formulation, Normalization
 from models.formulations import formulation_from_json
-from models.nets.convert import check_params
-from models.nets.spec import MLPConfig
+from models.nets.registry import NetConfig, check_net_params, default_net
 from models.samplers import NEEDS_NOISE, SAMPLERS, initial_std
 
 KIND = "diffusion_prior"
@@ -51,7 +50,7 @@ class DiffusionPrior:
     # -- construction -----------------------------------------------------------------
     @classmethod
     def train(cls, data, steps: int = 2000, batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
-              formulation: Formulation | str = "vp", net: MLPConfig | None = None,
+              formulation: Formulation | str = "vp", net: NetConfig | str = "mlp",
               ema_decay: float = 0.999, checkpoint_dir: Any = None, checkpoint_every: int = 500,
               progress: bool = True, backend: str = "torch") -> "DiffusionPrior":
         """Fit a prior to data of shape (n, *event_shape) with torch.
@@ -59,15 +58,17 @@ class DiffusionPrior:
         Checkpoints go to ``checkpoint_dir`` every ``checkpoint_every`` steps;
         rerunning with the same arguments resumes from the newest one and ends
         with the same weights as an uninterrupted run. The returned prior uses
-        the EMA weights.
+        the EMA weights. ``net`` is a denoiser config (``MLPConfig``,
+        ``UNetConfig``) or the name of one in ``models.nets.registry.NETS``
+        (``"mlp"``, ``"unet"``), sized from the data's event shape.
         """
         from models.diffusion_task import DiffusionTask
         from models.training import TrainConfig, fit
 
         flat, event_shape = _flatten_data(data)
         formulation = formulation_from_json({"name": formulation}) if isinstance(formulation, str) else formulation
-        config = DiffusionConfig(formulation, net or MLPConfig(data_dim=flat.shape[1]),
-                                 Normalization.fit(flat), event_shape)
+        net = default_net(net, event_shape) if isinstance(net, str) else net
+        config = DiffusionConfig(formulation, net, Normalization.fit(flat), event_shape)
         if config.net.data_dim != flat.shape[1]:
             raise ValueError(f"net.data_dim={config.net.data_dim} but data has {flat.shape[1]} dims")
         train = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, seed=seed,
@@ -217,7 +218,7 @@ class DiffusionPrior:
             config = DiffusionConfig.from_json(ckpt.config)
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint {path}: invalid diffusion config ({exc})") from exc
-        check_params(ckpt.tensors, config.net, where=f"checkpoint {path}")
+        check_net_params(ckpt.tensors, config.net, where=f"checkpoint {path}")
         return cls(config, ckpt.tensors, backend, dtype)
 
     def as_distribution(self, log_prob_steps: int = 64, sampler: str | None = None,

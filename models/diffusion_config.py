@@ -7,7 +7,7 @@ from typing import Any, Union
 import numpy as np
 
 from models.formulations import EDMFormulation, VPFormulation, formulation_from_json
-from models.nets.spec import MLPConfig
+from models.nets.registry import NetConfig, net_from_json, net_to_json
 
 Formulation = Union[VPFormulation, EDMFormulation]
 
@@ -64,14 +64,14 @@ class DiffusionConfig:
     """Everything needed to rebuild a diffusion prior besides its weights."""
 
     formulation: Formulation
-    net: MLPConfig
+    net: NetConfig  # a config registered in models.nets.registry.NETS
     normalization: Normalization
     event_shape: tuple[int, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "formulation": self.formulation.to_json(),
-            "net": self.net.to_json(),
+            "net": net_to_json(self.net),
             "normalization": {"shift": list(self.normalization.shift), "scale": self.normalization.scale},
             "event_shape": list(self.event_shape),
         }
@@ -81,7 +81,7 @@ class DiffusionConfig:
         norm = data["normalization"]
         return cls(
             formulation=formulation_from_json(data["formulation"]),
-            net=MLPConfig.from_json(data["net"]),
+            net=net_from_json(data["net"]),
             normalization=Normalization(tuple(norm["shift"]), float(norm["scale"])),
             event_shape=tuple(data["event_shape"]),
         )

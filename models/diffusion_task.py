@@ -16,9 +16,9 @@ class DiffusionTask:
     state_kind: str = "diffusion_training_state"
 
     def build(self, seed: int) -> Any:
-        from models.nets import torch_mlp
+        from models.nets.registry import net_kind
 
-        return torch_mlp.build(self.config.net, seed=seed)
+        return net_kind(self.config.net).torch_build(self.config.net, seed)
 
     def meta(self) -> dict[str, Any]:
         return {"diffusion": self.config.to_json()}

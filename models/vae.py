@@ -42,6 +42,7 @@ class VAEPrior(WeightDictPrior):
         xp, cfg = self.backend.xp, self.config.vae
         self._iwae = self._jit(lambda p, u, eps: vae_net.iwae_bound(p, cfg, u, eps, xp))
         self._mean = self._jit(lambda p, z: vae_net.decoder_mean(p, cfg, z, xp))
+        self._draw = self._jit(lambda p, z, noise: vae_net.decoder_draw(p, cfg, z, noise, xp))
 
     @classmethod
     def train(cls, data, steps: int = 2000, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
@@ -88,9 +89,25 @@ class VAEPrior(WeightDictPrior):
         x = self.config.normalization.inverse(flat, xp)
         return xp.reshape(x, (*z.shape[:-1], *self.event_shape))
 
-    def sample(self, n: int, seed: int = 0) -> Any:
-        """n draws of the decoder mean at z ~ N(0, I), shape (n, *event_shape)."""
-        return self.decode(self.backend.normal(seed, (n, self.latent_dim)))
+    def sample(self, n: int, seed: int = 0, observation_noise: bool = False) -> Any:
+        """n draws at z ~ N(0, I), shape (n, *event_shape).
+
+        Args:
+            n: number of draws.
+            seed: seeds z and the observation noise.
+            observation_noise: False returns the decoder mean E[x | z] (smooth
+                images); True draws x ~ p(x | z) (0/1 pixels for a Bernoulli
+                likelihood, added Gaussian noise for a Gaussian one).
+        """
+        z = self.backend.normal(seed, (n, self.latent_dim))
+        if not observation_noise:
+            return self.decode(z)
+        likelihood = vae_net.LIKELIHOODS[self.config.vae.likelihood]
+        # A seed of its own: torch.rand and torch.randn of one seed share a stream.
+        noise_seed = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+        noise = getattr(self.backend, likelihood.noise)(noise_seed, (n, self.dim))
+        x = self.config.normalization.inverse(self._draw(self.params, z, noise), self.backend.xp)
+        return self.backend.xp.reshape(x, (n, *self.event_shape))
 
     def log_prob(self, x: Any, num_samples: int = 64, seed: int = 0) -> Any:
         """IWAE bound on log p(x) with ``num_samples`` importance samples; x (n, *event_shape) -> (n,)."""

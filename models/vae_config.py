@@ -10,15 +10,20 @@ from models.diffusion_config import Normalization
 
 @dataclass(frozen=True)
 class VAEConfig:
-    """Architecture of an MLP VAE.
+    """Architecture of a VAE: MLP or convolutional encoder / decoder.
 
     Attributes:
         dim: size of the (flattened) event.
         latent_dim: size of the latent code z ~ N(0, I).
-        hidden_dim: width of the encoder and decoder MLPs.
-        num_hidden: hidden layers in each of them.
+        hidden_dim: width of the encoder and decoder MLPs (``"mlp"``).
+        num_hidden: hidden layers in each of them (``"mlp"``).
         likelihood: ``"gaussian"`` (learned per-dim scale) or ``"bernoulli"``
             (data in {0, 1}); see ``models.vae_net.LIKELIHOODS``.
+        architecture: ``"mlp"`` or ``"conv"``; see ``models.vae_net.ARCHITECTURES``.
+        image_shape: (C, H, W) with C*H*W == dim (``"conv"`` only); H and W
+            must be divisible by 2 ** len(channels).
+        channels: conv channels per level; each level halves H and W (``"conv"``).
+        num_groups: GroupNorm groups in the conv blocks (0: none) (``"conv"``).
     """
 
     dim: int
@@ -26,17 +31,30 @@ class VAEConfig:
     hidden_dim: int = 128
     num_hidden: int = 2
     likelihood: str = "gaussian"
+    architecture: str = "mlp"
+    image_shape: tuple[int, ...] = ()
+    channels: tuple[int, ...] = (16, 32)
+    num_groups: int = 8
 
     def __post_init__(self):
-        from models.vae_net import LIKELIHOODS
+        from models.vae_net import ARCHITECTURES, LIKELIHOODS
 
+        # JSON gives lists; tuples keep the config hashable.
+        object.__setattr__(self, "image_shape", tuple(int(v) for v in self.image_shape))
+        object.__setattr__(self, "channels", tuple(int(v) for v in self.channels))
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {self.likelihood!r}; choose from {sorted(LIKELIHOODS)}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.architecture!r}; choose from {sorted(ARCHITECTURES)}")
         if min(self.dim, self.latent_dim, self.hidden_dim) < 1 or self.num_hidden < 0:
             raise ValueError(f"invalid VAEConfig {self}")
+        problem = ARCHITECTURES[self.architecture].check(self)
+        if problem:
+            raise ValueError(f"invalid VAEConfig: {problem}")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Lists, as JSON reads them back: a resumed run compares this with the stored copy.
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,21 @@ class ParamTree(nn.Module):
         """name -> parameter tensor (differentiable), in insertion order."""
         named = dict(self.named_parameters())
         return {name: named[name] for name in self._names}
+
+
+class FunctionalNet(ParamTree):
+    """A denoiser whose forward is a pure function over the flat weight dict.
+
+    The same ``apply(params, x, c_noise, config, xp)`` runs on JAX, so torch
+    training and JAX evaluation share one definition of the architecture.
+    ``forward(x, c_noise)``: x (n, d), c_noise (n,) -> (n, d).
+    """
+
+    def __init__(self, apply, config, arrays: Mapping[str, np.ndarray], dtype: torch.dtype = torch.float32):
+        super().__init__(arrays, dtype)
+        self.apply_fn, self.config = apply, config
+
+    def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+        from array_api_compat import torch as torch_xp
+
+        return self.apply_fn(self.params(), x, c_noise, self.config, torch_xp)

@@ -17,7 +17,7 @@ scheme and the JAX side computes ``x @ weight.T + bias``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class MLPConfig:
     num_blocks: int = 3
     time_embed_dim: int = 32
     max_period: float = 10_000.0
+    kind: ClassVar[str] = "mlp"  # name in models.nets.registry.NETS
 
     def __post_init__(self):
         if self.time_embed_dim % 2:

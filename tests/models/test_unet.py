@@ -114,10 +114,10 @@ def test_unet_trains_on_digits():
 
     train, test = load_digits("train").images, load_digits("test").images
     net = UNetConfig(image_shape=(1, 8, 8), channels=(16, 32), num_groups=8)
-    prior = DiffusionPrior.train(train, steps=400, batch_size=128, lr=2e-3, net=net, **dict(TRAIN, seed=1))
+    prior = DiffusionPrior.train(train, steps=400, lr=2e-3, net=net, **dict(TRAIN, batch_size=128, seed=1))
     losses = prior.training_losses
     assert losses[-50:].mean() < 0.7 * losses[:20].mean()
     draws = prior.sample(297, seed=1, sampler="ddim", num_steps=50).numpy()
     assert draws.shape == (297, 1, 8, 8) and np.all(np.isfinite(draws))
-    # Loose: 400 CPU steps give recognisable but imperfect digits (see benchmarks/priors.py).
-    assert c2st_accuracy(draws.reshape(297, 64), test.reshape(297, 64)) < 0.9
+    # benchmarks/priors.py reaches C2ST ~0.59 at 400 steps (0.57 is train-vs-test noise); keep a margin.
+    assert c2st_accuracy(draws.reshape(297, 64), test.reshape(297, 64)) < 0.7
