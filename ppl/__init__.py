@@ -31,6 +31,13 @@ def evidence(model, method="smc", backend="numpyro", **options):
     return _evidence(model, method=method, backend=backend, **options)
 
 
+def filter(model, params=None, backend="numpyro", **options):  # noqa: A001 - ppl.filter
+    """Particle filter at fixed static parameters; see :func:`inference.filtering.particle_filter`."""
+    from inference.filtering import particle_filter
+
+    return particle_filter(model, params=params, backend=backend, **options)
+
+
 def predictive(model, posterior=None, num_samples=500, seed=0, backend="numpyro", device="cpu"):
     """Prior or posterior predictive draws; see :func:`inference.predictive`."""
     from inference import predictive as _predictive
@@ -42,7 +49,7 @@ def predictive(model, posterior=None, num_samples=500, seed=0, backend="numpyro"
 __all__ = [
     "CheckpointError", "DuplicateSiteError", "LoweringError", "MethodError", "Model",
     "ModelError", "ObservationError", "ParameterError", "PPLError", "Program", "ShapeError",
-    "compile", "constraints", "data", "deterministic", "dist", "evidence", "factor", "infer",
-    "markov", "model",
+    "compile", "constraints", "data", "deterministic", "dist", "evidence", "factor", "filter",
+    "infer", "markov", "model",
     "numeric", "ops", "param", "plate", "predictive", "sample",
 ]
