@@ -23,7 +23,7 @@ from .primitives import Site
 
 
 def value_of(backend: Any, expr: Any, env: dict[str, Any]) -> Any:
-    return evaluate(expr, env, backend.ops, backend.asarray)
+    return evaluate(expr, env, backend.ops, backend.constant)
 
 
 @functools.singledispatch
@@ -116,7 +116,7 @@ def make_model_fn(graph: nx.DiGraph, backend: Any) -> Callable[..., Any]:
     constants = {}
     for s in ordered:
         if s.role in ("data", "parameter"):
-            constants[("data", s.name)] = backend.asarray(s.value)
+            constants[("data", s.name)] = backend.constant(s.value)
         if s.role == "observed":
             constants[("obs", s.name)] = backend.observed_array(s.value, s.dist)
 

@@ -64,8 +64,9 @@ def numpy_like_table(backend: str, xp: Any, special: Any, nn: Any) -> SimpleName
         stack=lambda *xs, axis=0: xp.stack(xs, axis=axis),
         concatenate=lambda *xs, axis=0: xp.concatenate(xs, axis=axis),
         clip=lambda x, lo, hi: xp.clip(x, lo, hi),
-        gather=lambda x, index, axis=-1: x[_gather_key(x.ndim, axis, index)],
-        getitem=lambda x, *arrays, key: x[_index_key(key, arrays)],
+        # asarray: x may be a host constant indexed by a traced (JAX) index.
+        gather=lambda x, index, axis=-1: xp.asarray(x)[_gather_key(xp.ndim(x), axis, index)],
+        getitem=lambda x, *arrays, key: xp.asarray(x)[_index_key(key, arrays)],
         transpose=lambda x: xp.swapaxes(x, -1, -2),
         reshape=lambda x, shape: xp.reshape(x, shape),
         numeric=lambda *xs, fn: fn.call(backend, *xs),

@@ -25,7 +25,24 @@ class Backend:
     constraint_aliases: dict[str, str] = {}
 
     def asarray(self, value: Any) -> Any:
+        """A backend array for a value given at run time (points, draws)."""
         raise NotImplementedError
+
+    def constant(self, value: np.ndarray) -> Any:
+        """A compile-time constant of the model (data, folded expressions).
+
+        Converted once per program and cached: the model function runs on every
+        gradient (Pyro) or trace (NumPyro), and converting on each call showed
+        up in profiles. The cache holds the array itself, so ids stay unique.
+        """
+        cache = self.__dict__.setdefault("_constants", {})
+        hit = cache.get(id(value))
+        if hit is None or hit[0] is not value:
+            hit = cache[id(value)] = (value, self._convert_constant(np.asarray(value)))
+        return hit[1]
+
+    def _convert_constant(self, value: np.ndarray) -> Any:
+        return self.asarray(value)
 
     def observed_array(self, value: np.ndarray, spec: Any) -> Any:
         """Observed data as a backend array (integers for categorical indices)."""
@@ -33,7 +50,8 @@ class Backend:
             spec = spec.base
         family = getattr(getattr(spec, "family", None), "name", "")
         arr = np.asarray(value)
-        return self.asarray(arr.astype(np.int64) if family == "Categorical" else arr.astype(float))
+        return self._convert_constant(
+            arr.astype(np.int64) if family == "Categorical" else arr.astype(float))
 
     def to_numpy(self, value: Any) -> np.ndarray:
         raise NotImplementedError

@@ -39,6 +39,14 @@ class NumPyroBackend(Backend):
             arr = arr.astype(jnp.result_type(float))
         return jax.device_put(jnp.asarray(arr), self.jax_device)
 
+    def _convert_constant(self, value: np.ndarray) -> Any:
+        # numpy arrays and Python scalars stay host constants: jnp.asarray would
+        # put a device_put in every traced model call (and compile once per new
+        # shape), and Python scalars let NumPyro validate parameters eagerly.
+        if value.dtype.kind == "f":
+            value = value.astype(jnp.result_type(float))
+        return value.item() if value.ndim == 0 else value
+
     def to_numpy(self, value: Any) -> np.ndarray:
         return np.asarray(value)
 

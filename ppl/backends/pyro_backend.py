@@ -51,7 +51,8 @@ class PyroBackend(Backend):
 
     def family(self, name: str, params: dict[str, Any], statics: dict[str, int]) -> Any:
         # torch's distributions take only tensors (or python numbers) of one dtype.
-        floats = {k: (v.to(torch.get_default_dtype()) if isinstance(v, torch.Tensor) else v)
+        dtype = torch.get_default_dtype()
+        floats = {k: (v.to(dtype) if isinstance(v, torch.Tensor) and v.dtype != dtype else v)
                   for k, v in params.items()}
         return super().family(name, floats, statics)
 
