@@ -14,9 +14,10 @@ import platform
 import resource
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+from ppl.io import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -146,21 +147,8 @@ def run_worker(module: str, payload: dict[str, Any], timeout_s: float) -> dict[s
 
 # -- output files ----------------------------------------------------------------------
 def write_atomic(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` via a temporary file and ``os.replace``.
-
-    A reader never sees a half-written file, even if the benchmark is killed.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; results are for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Writes ``text`` to ``path`` atomically (``ppl.io``): never half-written."""
+    atomic_write_text(str(path), text)
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
