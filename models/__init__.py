@@ -17,6 +17,7 @@ _EXPORTS = {
     "LearnedDistribution": "models.distribution",
     "Normalization": "models.diffusion_config",
     "DiffusionConfig": "models.diffusion_config",
+    "TraceEstimator": "models.likelihood",
     "VPFormulation": "models.formulations",
     "EDMFormulation": "models.formulations",
     "MLPConfig": "models.nets.spec",

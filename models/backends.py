@@ -43,11 +43,40 @@ def jax_jacobian_trace(fn: Callable, x: Any) -> tuple[Any, Any]:
     return fn(x), jnp.trace(jac, axis1=1, axis2=2)
 
 
+def torch_hutchinson_trace(fn: Callable, x: Any, probes: Any) -> tuple[Any, Any]:
+    """fn(x) and Hutchinson's estimate mean_k v_k^T J v_k of its per-row Jacobian trace.
+
+    Args:
+        fn: (n, d) -> (n, d), rows independent.
+        x: (n, d).
+        probes: (num_probes, n, d), zero-mean with identity covariance (Rademacher).
+    """
+    import torch
+
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        out = fn(x)
+        # One vector-Jacobian product per probe: v^T J v = (v^T J) . v.
+        estimates = [(torch.autograd.grad(out, x, grad_outputs=v, retain_graph=True)[0] * v).sum(dim=1)
+                     for v in probes]
+    return out.detach(), torch.stack(estimates).mean(dim=0).detach()
+
+
+def jax_hutchinson_trace(fn: Callable, x: Any, probes: Any) -> tuple[Any, Any]:
+    """fn(x) and Hutchinson's estimate of its per-row Jacobian trace (see the torch twin)."""
+    import jax
+    import jax.numpy as jnp
+
+    jvps = jax.vmap(lambda v: jax.jvp(fn, (x,), (v,))[1])(probes)  # (num_probes, n, d): J v
+    return fn(x), jnp.mean(jnp.sum(probes * jvps, axis=2), axis=0)
+
+
 class TorchArrays:
     """torch arrays of one dtype: the array half of a backend (no network)."""
 
     name = "torch"
     jacobian_trace = staticmethod(torch_jacobian_trace)
+    hutchinson_trace = staticmethod(torch_hutchinson_trace)
 
     def __init__(self, dtype: str = "float32"):
         import torch
@@ -102,6 +131,7 @@ class JaxArrays:
 
     name = "jax"
     jacobian_trace = staticmethod(jax_jacobian_trace)
+    hutchinson_trace = staticmethod(jax_hutchinson_trace)
 
     def __init__(self, dtype: str = "float32"):
         import jax

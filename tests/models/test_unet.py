@@ -119,5 +119,5 @@ def test_unet_trains_on_digits():
     assert losses[-50:].mean() < 0.7 * losses[:20].mean()
     draws = prior.sample(297, seed=1, sampler="ddim", num_steps=50).numpy()
     assert draws.shape == (297, 1, 8, 8) and np.all(np.isfinite(draws))
-    # benchmarks/priors.py reaches C2ST ~0.59 at 400 steps (0.57 is train-vs-test noise); keep a margin.
+    # The UNet reaches C2ST ~0.59 at 400 steps (0.57 is train-vs-test noise); keep a margin.
     assert c2st_accuracy(draws.reshape(297, 64), test.reshape(297, 64)) < 0.7
