@@ -6,8 +6,8 @@ The diffusion runs in *diffusion space* u = (x - shift) / scale (see
 need them (use ``normalization.pullback_linear`` to move a linear observation
 model there). ``sample`` returns data-space draws of shape (n, *event_shape).
 
-The same prior runs on torch (for Pyro) or JAX (for NumPyro); a checkpoint
-written by ``save`` loads on either with matching outputs.
+The same prior trains and runs on torch (for Pyro) or JAX (for NumPyro); a
+checkpoint written by ``save`` loads on either with matching outputs.
 """
 from __future__ import annotations
 
@@ -54,12 +54,13 @@ class DiffusionPrior:
               formulation: Formulation | str = "vp", net: NetConfig | str = "mlp",
               ema_decay: float = 0.999, checkpoint_dir: Any = None, checkpoint_every: int = 500,
               progress: bool = True, backend: str = "torch") -> "DiffusionPrior":
-        """Fit a prior to data of shape (n, *event_shape) with torch.
+        """Fit a prior to data of shape (n, *event_shape) on ``backend`` (``"torch"`` or ``"jax"``).
 
         Checkpoints go to ``checkpoint_dir`` every ``checkpoint_every`` steps;
         rerunning with the same arguments resumes from the newest one and ends
-        with the same weights as an uninterrupted run. The returned prior uses
-        the EMA weights. ``net`` is a denoiser config (``MLPConfig``,
+        with the same weights as an uninterrupted run (on the backend that
+        wrote the checkpoint). The returned prior uses the EMA weights and runs
+        on ``backend`` too. ``net`` is a denoiser config (``MLPConfig``,
         ``UNetConfig``) or the name of one in ``models.nets.registry.NETS``
         (``"mlp"``, ``"unet"``), sized from the data's event shape.
         """
@@ -75,7 +76,7 @@ class DiffusionPrior:
         train = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, seed=seed,
                             checkpoint_every=checkpoint_every)
         result = fit((config.normalization.forward(flat).astype(np.float32),), DiffusionTask(config), train,
-                     checkpoint_dir, progress)
+                     checkpoint_dir, progress, backend)
         prior = cls(config, result.ema, backend=backend)
         prior.training_losses = result.losses
         return prior

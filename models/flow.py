@@ -2,7 +2,7 @@
 
 Exact ``log_prob`` and sampling, unconditional or conditioned on a context
 vector. The flow runs in flow space u = (x - shift) / scale (``Normalization``);
-``log_prob`` and ``sample`` work in data space. Training uses torch; the same
+``log_prob`` and ``sample`` work in data space. Training and the trained
 weights run on torch (for Pyro) or JAX (for NumPyro) through one
 implementation of the math (``models.flow_net``, ``models.couplings``).
 """
@@ -49,6 +49,9 @@ class FlowPrior(WeightDictPrior):
               progress: bool = True, backend: str = "torch") -> "FlowPrior":
         """Fit by maximum likelihood to data (n, *event_shape), optionally given context (n, c).
 
+        Training runs on ``backend`` (``"torch"`` or ``"jax"``, same optimiser, EMA and
+        checkpoint format); the returned prior runs there too.
+
         Checkpoints go to ``checkpoint_dir`` every ``checkpoint_every`` steps;
         rerunning with the same arguments resumes from the newest one and ends
         with the same weights as an uninterrupted run. The returned prior uses
@@ -70,7 +73,7 @@ class FlowPrior(WeightDictPrior):
             arrays.append(config.context_normalization.forward(ctx))
         train = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, seed=seed,
                             checkpoint_every=checkpoint_every)
-        result = fit([a.astype(np.float32) for a in arrays], FlowTask(config), train, checkpoint_dir, progress)
+        result = fit([a.astype(np.float32) for a in arrays], FlowTask(config), train, checkpoint_dir, progress, backend)
         prior = cls(config, result.ema, backend=backend)
         prior.training_losses = result.losses
         return prior

@@ -4,7 +4,9 @@ A formulation fixes the forward process x_t = alpha(t) x0 + sigma(t) eps, the
 network preconditioning (c_in, c_noise), how the raw network output maps to
 E[x0 | x_t], the regression target for training, how training times are drawn
 and the grid of sampling times. Math is written once against ``xp`` so the
-torch and JAX backends share it; training-time sampling is torch only.
+torch and JAX backends share it; training times are a function
+(``training_times``) of standard draws of kind ``training_draw`` (``"uniform"``
+or ``"normal"``), which each training backend makes with its own RNG.
 
 * ``VPFormulation`` (DDPM): t in (0, 1], the network predicts eps.
 * ``EDMFormulation`` (Karras et al. 2022, variance exploding): t *is* sigma,
@@ -32,6 +34,7 @@ class VPFormulation:
     schedule: str = "cosine"
     t_min: float = 1e-3
     name = "vp"
+    training_draw = "uniform"
 
     def __post_init__(self):
         if self.schedule not in VP_SCHEDULES:
@@ -58,10 +61,14 @@ class VPFormulation:
     def training_target(self, x0, eps, x_t, t, xp=np):
         return eps
 
+    def training_times(self, draw, xp=np):
+        """Training times (n,) from standard uniform draws (n,)."""
+        return self.t_min + (1.0 - self.t_min) * draw
+
     def sample_training_times(self, n: int, generator) -> Any:
         import torch
 
-        return self.t_min + (1.0 - self.t_min) * torch.rand(n, generator=generator, dtype=torch.float64)
+        return self.training_times(torch.rand(n, generator=generator, dtype=torch.float64), torch)
 
     def sampling_times(self, num_steps: int) -> np.ndarray:
         return uniform_times(num_steps)
@@ -88,6 +95,7 @@ class EDMFormulation:
     p_mean: float = -1.2
     p_std: float = 1.2
     name = "edm"
+    training_draw = "normal"
 
     def alpha(self, t, xp=np):
         return xp.ones_like(t)
@@ -115,11 +123,14 @@ class EDMFormulation:
         c_skip, c_out = self._c_skip_out(t, xp)
         return (x0 - c_skip * x_t) / c_out
 
+    def training_times(self, draw, xp=np):
+        """Log-normal training noise levels (n,) from standard normal draws (n,)."""
+        return xp.exp(self.p_mean + self.p_std * draw)
+
     def sample_training_times(self, n: int, generator) -> Any:
         import torch
 
-        z = torch.randn(n, generator=generator, dtype=torch.float64)
-        return torch.exp(self.p_mean + self.p_std * z)
+        return self.training_times(torch.randn(n, generator=generator, dtype=torch.float64), torch)
 
     def sampling_times(self, num_steps: int) -> np.ndarray:
         return karras_sigmas(num_steps, self.sigma_min, self.sigma_max, self.rho)

@@ -2,8 +2,10 @@
 
 Each checkpoint is a portable checkpoint directory ``step_XXXXXXXX`` (kind
 ``"<model>_training_state"``, e.g. ``"diffusion_training_state"``) under the run's checkpoint directory, holding
-the network weights, their EMA, the Adam state, the torch RNG state and the
-loss history, so a resumed run continues bit-for-bit. Directories are renamed
+the network weights, their EMA, the Adam state, the backend's RNG state and
+the loss history, so a resumed run continues bit-for-bit. Both training
+backends (torch, JAX) write this one format; the run's ``meta`` names the
+backend, and a run resumes only on the backend that wrote it. Directories are renamed
 into place atomically; only the newest ``KEEP`` are kept.
 """
 from __future__ import annotations
@@ -32,7 +34,8 @@ class TrainState:
         step: number of optimisation steps already taken.
         weights, ema: name -> array, the shared MLP naming scheme.
         optimizer: flattened Adam state, ``"<param index>.<key>"`` -> array.
-        rng_state: torch generator state, uint8 array.
+        rng_state: the backend RNG's state: torch generator state (uint8)
+            or JAX key data (uint32).
         losses: per-step training losses, shape (step,).
         meta: JSON description the resuming run must match.
     """

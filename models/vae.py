@@ -4,8 +4,8 @@
 importance-weighted bound (IWAE, K samples; a lower bound on log p(x) that
 tightens as K grows). Inside a model, use ``latent_sample`` so the code z is
 its own site and the decoder a deterministic site: samplers then work in
-z-space, where the density is exact. Training uses torch; the same weights
-run on torch (Pyro) or JAX (NumPyro) through one implementation of the math.
+z-space, where the density is exact. Training and the trained weights run
+on torch (Pyro) or JAX (NumPyro) through one implementation of the math.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class VAEPrior(WeightDictPrior):
               vae: VAEConfig | None = None, likelihood: str = "gaussian", ema_decay: float = 0.999,
               checkpoint_dir: Any = None, checkpoint_every: int = 500, progress: bool = True,
               backend: str = "torch") -> "VAEPrior":
-        """Fit by maximising the ELBO on data (n, *event_shape); resumable like ``FlowPrior.train``."""
+        """Fit by maximising the ELBO on data (n, *event_shape) on ``backend``; resumable like ``FlowPrior.train``."""
         from models.training import TrainConfig, fit
         from models.vae_task import VAETask
 
@@ -64,7 +64,7 @@ class VAEPrior(WeightDictPrior):
         config = VAEPriorConfig(vae, norm, tuple(event_shape))
         train = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, seed=seed,
                             checkpoint_every=checkpoint_every)
-        result = fit([norm.forward(flat).astype(np.float32)], VAETask(config), train, checkpoint_dir, progress)
+        result = fit([norm.forward(flat).astype(np.float32)], VAETask(config), train, checkpoint_dir, progress, backend)
         prior = cls(config, result.ema, backend=backend)
         prior.training_losses = result.losses
         return prior
