@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ppl.errors import MethodError
 
-GUIDE_NAMES = ("normal", "mvn", "lowrank")
+GUIDE_NAMES = ("normal", "mvn", "lowrank", "flow")
 OBJECTIVE_NAMES = ("elbo", "iwelbo")
 SCHEDULE_NAMES = ("constant", "exponential", "cosine")
 
@@ -16,8 +16,11 @@ class SVIConfig:
 
     Attributes:
         guide: "normal" (mean-field), "mvn" (full-rank) or "lowrank"
-            (low-rank plus diagonal) Gaussian on the unconstrained space.
+            (low-rank plus diagonal) Gaussian on the unconstrained space, or
+            "flow": a Gaussian pushed through inverse autoregressive flows
+            (the backends' AutoIAFNormal; needs at least 2 latent dimensions).
         rank: rank of the "lowrank" guide (None: about sqrt of the dimension).
+        num_flows: number of IAF transforms of the "flow" guide.
         objective: "elbo" or "iwelbo" (importance-weighted ELBO, Renyi alpha=0).
         num_particles: Monte Carlo particles per gradient estimate (the number
             of importance samples K for "iwelbo").
@@ -36,6 +39,7 @@ class SVIConfig:
 
     guide: str = "normal"
     rank: int | None = None
+    num_flows: int = 2
     objective: str = "elbo"
     num_particles: int = 1
     steps: int = 5000

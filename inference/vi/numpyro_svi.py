@@ -24,6 +24,7 @@ GUIDES = {
     "mvn": lambda model, cfg: autoguide.AutoMultivariateNormal(model),
     # rank None: NumPyro's default, about sqrt of the latent dimension.
     "lowrank": lambda model, cfg: autoguide.AutoLowRankMultivariateNormal(model, rank=cfg.rank),
+    "flow": lambda model, cfg: autoguide.AutoIAFNormal(model, num_flows=cfg.num_flows),
 }
 OBJECTIVES = {
     "elbo": lambda cfg: Trace_ELBO(num_particles=cfg.num_particles),
@@ -83,4 +84,5 @@ def run(program: Any, cfg: SVIConfig) -> dict[str, Any]:
     model_params = {n for n, d in program.graph.nodes(data=True) if d["role"] == "parameter"}
     return {"samples": samples, "log_weights": log_w, "losses": losses, "converged_at": converged,
             "params": {k: np.asarray(v) for k, v in params.items() if k in model_params},
-            "guide_params": {k: np.asarray(v) for k, v in params.items() if k not in model_params}}
+            "guide_params": {k: jax.tree_util.tree_map(np.asarray, v) for k, v in params.items()
+                     if k not in model_params}}

@@ -25,6 +25,7 @@ GUIDES = {
     "mvn": lambda model, cfg: autoguide.AutoMultivariateNormal(model),
     # rank None: Pyro's default, about sqrt of the latent dimension.
     "lowrank": lambda model, cfg: autoguide.AutoLowRankMultivariateNormal(model, rank=cfg.rank),
+    "flow": lambda model, cfg: autoguide.AutoIAFNormal(model, num_transforms=cfg.num_flows),
 }
 OBJECTIVES = {
     "elbo": lambda cfg: Trace_ELBO(num_particles=cfg.num_particles),

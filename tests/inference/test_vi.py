@@ -105,3 +105,19 @@ def test_every_guide_recovers_regression_means(backend, guide):
     draws, sd = post.flat("w"), np.sqrt(np.diag(cov))
     # Mean-field and low-rank guides match the mean of a Gaussian posterior, not its covariance.
     assert np.all(np.abs(draws.mean(0) - mean) < 0.1 * sd + 4 * sd / np.sqrt(len(draws)))
+
+
+@pytest.mark.parametrize("backend", ["numpyro", "pyro"])
+def test_flow_guide_recovers_linear_gaussian_posterior(backend):
+    """An IAF guide contains the exact Gaussian posterior; after optimisation its
+    draws must match the exact moments up to optimisation error (0.2 sd on means,
+    20% on sds) plus Monte Carlo error of the draws."""
+    x = np.random.default_rng(5).normal(size=(25, 3))
+    y = x @ np.array([1.0, -0.5, 0.25]) + 0.7 * np.random.default_rng(6).normal(size=25)
+    mean, cov = _exact_regression(x, y, 0.7)
+    post = ppl.infer(linear_regression(x, 0.7).observe(y=y), method="svi", backend=backend,
+                     guide="flow", steps=1500, learning_rate=0.01, draws=2000, progress=False,
+                     seed=1)
+    draws, sd = post.flat("w"), np.sqrt(np.diag(cov))
+    assert np.all(np.abs(draws.mean(0) - mean) < 0.2 * sd + 4 * sd / np.sqrt(2000))
+    assert np.all(np.abs(draws.std(0) / sd - 1) < 0.2 + 4 * np.sqrt(0.5 / 2000))
