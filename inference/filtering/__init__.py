@@ -4,7 +4,8 @@
 parameters (filtering moments, log-likelihood, optional backward-simulation
 smoothing); ``ppl.infer(model, method="pmmh")`` samples the static
 parameters with particle-marginal Metropolis-Hastings. Both run in JAX (the
-NumPyro backend); on Pyro, markov models run with NUTS/HMC instead.
+NumPyro backend); ``backend="pyro"`` runs the bootstrap filter in torch
+(no guided/optimal proposals, smoothing or PMMH there).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .kalman import kalman_filter
 def particle_filter(model: Any, params: dict[str, Any] | None = None, backend: str = "numpyro",
                     **options: Any) -> Any:
     """Filters a ``ppl.markov`` model at fixed static parameters; see :mod:`.api`."""
-    from .api import particle_filter as run  # JAX loads only when a filter runs
+    from .api import particle_filter as run  # JAX/torch load only when a filter runs
 
     return run(model, params=params, backend=backend, **options)
 

@@ -1,20 +1,20 @@
-"""The particle-filter entry point and its result (imports JAX)."""
+"""The particle-filter entry point and its result.
+
+Each backend's filter lives in its own module and is imported (with its
+array library, JAX or torch) only when a filter runs on that backend:
+``FILTER_BACKENDS`` maps a backend name to the function running it.
+"""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-import jax
 import numpy as np
 
 from ppl.errors import MethodError
 
-from . import kernels as _pf
-from .config import FilterConfig, PMMHConfig
-from .kalman import kalman_filter
-from .smoothing import backward_simulation
-from .ssm import check_params, state_space, static_env
+from .config import FilterConfig
 
 
 @dataclass(frozen=True)
@@ -42,31 +42,18 @@ class FilterResult:
     config: FilterConfig
 
 
-def particle_filter(model: Any, params: dict[str, Any] | None = None, backend: str = "numpyro",
-                    **options: Any) -> FilterResult:
-    """Filters a model with one ``ppl.markov`` block at fixed static parameters.
+def _filter_numpyro(model: Any, params: dict[str, Any], cfg: FilterConfig) -> FilterResult:
+    """Bootstrap, guided or optimal filter in JAX (one compiled scan), optional smoothing."""
+    import jax
 
-    Args:
-        model: an observed :class:`ppl.Model` (observe the block's sites by name).
-        params: static latent name -> value (every latent outside the block,
-            except the block's ``{name}_init``).
-        backend: "numpyro" only (the filter is written in JAX).
-        **options: fields of :class:`FilterConfig` (``num_particles``,
-            ``proposal``, ``resampling``, ``smoothing_draws``, ``seed``, ...).
-    """
     import ppl
 
-    if backend != "numpyro":
-        raise MethodError(f"particle filters run on backend 'numpyro' only, not '{backend}'; "
-                          "use backend='numpyro' (markov models run NUTS on both backends)")
-    fields = {f.name for f in dataclasses.fields(FilterConfig)}
-    unknown = sorted(set(options) - fields)
-    if unknown:
-        raise MethodError(f"particle_filter has no option(s) {', '.join(unknown)}; its "
-                          f"options are: {', '.join(sorted(fields))}")
-    cfg = FilterConfig(**options)
+    from . import kernels as _pf
+    from .smoothing import backward_simulation
+    from .ssm import check_params, state_space, static_env
+
     ssm = state_space(ppl.compile(model, backend="numpyro"))
-    values = check_params(ssm, dict(params or {}))
+    values = check_params(ssm, params)
     env, _ = static_env(ssm, values)
     keep = cfg.smoothing_draws > 0
     key_filter, key_smooth = jax.random.split(jax.random.PRNGKey(cfg.seed))
@@ -78,3 +65,50 @@ def particle_filter(model: Any, params: dict[str, Any] | None = None, backend: s
     return FilterResult(float(final.log_likelihood), np.asarray(info.mean), np.asarray(info.var),
                         np.asarray(info.ess), np.asarray(info.log_increment),
                         np.asarray(info.resampled), smoothed, cfg)
+
+
+def _filter_pyro(model: Any, params: dict[str, Any], cfg: FilterConfig) -> FilterResult:
+    """Bootstrap filter in torch (Python loop over time, vmapped over particles)."""
+    import ppl
+
+    from . import kernels_torch
+    from .ssm import check_params, state_space, static_env
+
+    kernels_torch.check_config(cfg)  # before compiling: unsupported settings fail fast
+    ssm = state_space(ppl.compile(model, backend="pyro"), backends=("pyro",))
+    values = check_params(ssm, params)
+    env, _ = static_env(ssm, values)
+    out = kernels_torch.run(ssm, env, cfg)
+    return FilterResult(out.log_likelihood, out.mean, out.var, out.ess, out.log_increment,
+                        out.resampled, None, cfg)
+
+
+# backend -> filter(model, params, cfg) -> FilterResult
+FILTER_BACKENDS: dict[str, Callable[[Any, dict[str, Any], FilterConfig], FilterResult]] = {
+    "numpyro": _filter_numpyro, "pyro": _filter_pyro,
+}
+
+
+def particle_filter(model: Any, params: dict[str, Any] | None = None, backend: str = "numpyro",
+                    **options: Any) -> FilterResult:
+    """Filters a model with one ``ppl.markov`` block at fixed static parameters.
+
+    Args:
+        model: an observed :class:`ppl.Model` (observe the block's sites by name).
+        params: static latent name -> value (every latent outside the block,
+            except the block's ``{name}_init``).
+        backend: "numpyro" (JAX: every proposal, smoothing) or "pyro" (torch:
+            the bootstrap filter only, without smoothing).
+        **options: fields of :class:`FilterConfig` (``num_particles``,
+            ``proposal``, ``resampling``, ``smoothing_draws``, ``seed``, ...).
+    """
+    if backend not in FILTER_BACKENDS:
+        raise MethodError(f"particle filters run on backends {', '.join(FILTER_BACKENDS)}, "
+                          f"not '{backend}'")
+    fields = {f.name for f in dataclasses.fields(FilterConfig)}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise MethodError(f"particle_filter has no option(s) {', '.join(unknown)}; its "
+                          f"options are: {', '.join(sorted(fields))}")
+    cfg = FilterConfig(**options)
+    return FILTER_BACKENDS[backend](model, dict(params or {}), cfg)

@@ -1,4 +1,7 @@
-"""A model's state-space structure, read from its IR for particle filters (JAX).
+"""A model's state-space structure, read from its IR for particle filters.
+
+The static part is evaluated with the compiled program's backend: JAX for
+the NumPyro filters and PMMH, torch for the Pyro bootstrap filter.
 
 A filterable model has one ``ppl.markov`` block, static sites outside it
 (latents, data, parameters, deterministics), and observed sites inside the
@@ -27,11 +30,11 @@ class StateSpace(NamedTuple):
 
     Attributes:
         graph: the model's IR.
-        backend: the NumPyro backend object (ops and distributions).
+        backend: the program's backend object (ops and distributions).
         body: the block's traced step.
         static_names: static latent sites (outside the block, not its init) in order.
         static_shapes: their constrained shapes.
-        observed: body site name -> observed data (T, ...) as jax arrays.
+        observed: body site name -> observed data (T, ...) as backend arrays.
         fixed: body site name -> intervened (``do``) values (T, ...).
     """
 
@@ -48,12 +51,16 @@ class StateSpace(NamedTuple):
         return self.body.length
 
 
-def state_space(program: Any) -> StateSpace:
-    """Reads the state-space structure of a compiled NumPyro program; MethodError if none."""
+def state_space(program: Any, backends: tuple[str, ...] = ("numpyro",)) -> StateSpace:
+    """Reads the state-space structure of a compiled program; MethodError if none.
+
+    ``backends``: the program backends the caller can run (PMMH and guided
+    filters: NumPyro only; the bootstrap filter also runs on Pyro).
+    """
     graph, name = program.graph, program.graph.graph.get("name")
-    if program.backend_name != "numpyro":
-        raise MethodError("particle filters run on the NumPyro (JAX) backend only; use "
-                          "backend='numpyro' (Pyro runs NUTS on markov models)")
+    if program.backend_name not in backends:
+        raise MethodError(f"this filter runs on backend(s) {', '.join(backends)} only, not "
+                          f"'{program.backend_name}'; use backend='numpyro'")
     blocks = markov_blocks(graph)
     if len(blocks) != 1:
         raise MethodError(f"a particle filter needs a model with exactly one ppl.markov block; "
@@ -93,7 +100,8 @@ def walk_statics(ssm: StateSpace, choose: Callable[[str, Any], tuple[Any, Any]]
         (site name -> value, log density of static latents and outer observed
         and factor sites, plus the extra terms).
     """
-    backend, env, log_p = ssm.backend, {}, jnp.zeros(())
+    backend, env = ssm.backend, {}
+    log_p = backend.asarray(0.0)
     after = nx.descendants(ssm.graph, ssm.body.name) | {ssm.body.name}
     for s in sites(ssm.graph):
         if s.block is not None or s.name in after or s.name == ssm.body.init_site:
@@ -158,7 +166,7 @@ def unconstrained_log_density(ssm: StateSpace, flat: Any, shapes: dict[str, tupl
 
 
 def check_params(ssm: StateSpace, params: dict[str, Any]) -> dict[str, Any]:
-    """Validates user-given static values (names and shapes) as jax arrays."""
+    """Validates user-given static values (names and shapes) as backend arrays."""
     unknown = sorted(set(params) - set(ssm.static_names))
     if unknown:
         raise ParameterError(f"unknown static parameter(s) {', '.join(unknown)}; the model's "

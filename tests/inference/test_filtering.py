@@ -66,6 +66,27 @@ def test_particle_filter_matches_kalman(proposal):
     assert np.all(np.abs(means.mean(axis=0) - KF.means[:, 0]) < 5 * se + 1e-2)
 
 
+def test_pyro_bootstrap_filter_matches_kalman():
+    """The torch bootstrap filter (backend="pyro"): tolerances from the spread of 8 seeds."""
+    m = lgssm(T).observe(y=Y)
+    runs = [ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", num_particles=500, seed=s)
+            for s in range(8)]
+    log_lik = np.array([r.log_likelihood for r in runs])
+    means = np.stack([r.filtering_mean for r in runs])
+    num_runs, sd = len(runs), log_lik.std(ddof=1)
+    assert abs(log_lik.mean() - KF.log_likelihood) < 5 * sd / np.sqrt(num_runs) + sd ** 2
+    se = means.std(axis=0, ddof=1) / np.sqrt(num_runs)
+    assert np.all(np.abs(means.mean(axis=0) - KF.means[:, 0]) < 5 * se + 1e-2)
+    res = runs[0]
+    assert res.filtering_mean.shape == res.filtering_var.shape == (T,)
+    assert res.ess.shape == res.log_likelihood_increments.shape == res.resampled.shape == (T,)
+    assert res.smoothed is None and res.resampled.dtype == bool
+    np.testing.assert_allclose(res.log_likelihood_increments.sum(), res.log_likelihood)
+    np.testing.assert_allclose(res.filtering_var.mean(), KF.covs[:, 0, 0].mean(), rtol=0.2)
+    again = ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", num_particles=500, seed=0)
+    assert again.log_likelihood == res.log_likelihood  # seeded, reproducible
+
+
 def test_optimal_proposal_keeps_more_particles_than_bootstrap():
     m = lgssm(T).observe(y=Y)
     _, _, ess_boot = _runs(m, 4, num_particles=200)
@@ -103,8 +124,18 @@ def test_proposal_shape_mismatch_is_a_shape_error():
 
 def test_filter_errors():
     m = lgssm(T).observe(y=Y)
-    with pytest.raises(ppl.MethodError, match="numpyro"):
-        ppl.filter(m, params={"q": Q, "r": R}, backend="pyro")
+    with pytest.raises(ppl.MethodError, match="bootstrap.*backend='numpyro'"):
+        ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", proposal="optimal")
+    with pytest.raises(ppl.MethodError, match="bootstrap.*backend='numpyro'"):
+        ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", proposal=lambda *a: None)
+    with pytest.raises(ppl.MethodError, match="smoothing.*backend='numpyro'"):
+        ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", smoothing_draws=10)
+    with pytest.raises(ppl.MethodError, match="backends numpyro, pyro, not 'jax'"):
+        ppl.filter(m, params={"q": Q, "r": R}, backend="jax")
+    with pytest.raises(ppl.ParameterError, match="unknown static parameter"):
+        ppl.filter(m, params={"q": Q, "r": R, "s": 1.0}, backend="pyro")
+    with pytest.raises(ppl.MethodError, match="exactly one ppl.markov"):
+        ppl.filter(testing.zoo()["eight_schools"], params={}, backend="pyro")
     with pytest.raises(ppl.ParameterError, match="unknown static parameter"):
         ppl.filter(m, params={"q": Q, "r": R, "s": 1.0})
     with pytest.raises(ppl.MethodError, match="no observed site"):
