@@ -15,13 +15,20 @@ chunk. Quality bars:
 * flow on two moons: classifier two-sample test (``models.testing.c2st_accuracy``,
   0.5 = indistinguishable), C2ST(1000 draws, 1000 fresh moons) <= 0.60;
 * diffusion on digits: Fréchet distance in digit-classifier features
-  (``models.metrics``) of 1000 draws (the formulation's default sampler) to
-  the 297 held-out test digits <= 0.60, within ``max_train_s`` = 300 s. The
+  (``models.metrics``; images clipped to the pixel range [-1, 1] before
+  embedding) of 1000 draws (the formulation's default sampler) to the 297
+  held-out test digits <= 0.60, within ``max_train_s`` = 300 s. The
   same run reports the floor (training vs test digits) and two baselines fitted
   to the training digits (a full-covariance Gaussian, a 50-component Gaussian
-  mixture; ``digits_reference_scores``), whether the prior beats the mixture,
+  mixture; ``digits_reference_scores``), whether the prior beats the mixture
+  (a digits prior trains until it is at the bar *and* below the mixture's FD),
   and the classifier's histogram of the draws' predicted classes (target: no
   class below half of uniform, i.e. 0.05).
+  Measured outside this harness (2 shared cores, so times are inflated): the
+  UNet (16, 32) at batch 128, lr 2e-3 reaches FD 0.710 / 0.649 / 0.591 /
+  0.575 / 0.582 after 1000 / 4000 / 6000 / 8000 / 9000 steps (min class 0.08),
+  i.e. under the 0.60 bar but not below the mixture's 0.554; the MLP 256x3
+  stalls near 0.83 (12000 steps, batch 256).
 
 Evaluation: each trained checkpoint is loaded in a fresh worker per backend
 and timed (median of ``repeats`` after one warm-up call, whose time includes
@@ -60,7 +67,7 @@ class Settings:
     quick: bool
     threads: int = 1  # torch and XLA intra-op threads: tiny nets are fastest on one
     chunk: int | None = None  # steps between quality checks (None: the contender's own)
-    max_steps: int = 8000
+    max_steps: int = 20_000  # high enough that max_train_s, not the step cap, ends a slow prior
     max_train_s: float = 300.0
     digits_bar: float = 0.60  # Fréchet distance
     moons_bar: float = 0.60  # C2ST accuracy
@@ -157,8 +164,10 @@ CONTENDERS = {
     "diffusion_digits_mlp": Contender("diffusion", "DiffusionPrior EDM, MLP 256x3, batch 128",
                                       _train_diffusion(_mlp), _digits_quality, "fd", "digits_bar", 500,
                                       _digits_extra),
+    # Scored every 1000 steps: 1000 Heun draws through the UNet cost seconds, so finer chunks
+    # mostly add scoring time (a 200-step chunk timed the worker out).
     "diffusion_digits_unet": Contender("diffusion", "DiffusionPrior EDM, UNet (16, 32), batch 128",
-                                       _train_diffusion(_unet), _digits_quality, "fd", "digits_bar", 200,
+                                       _train_diffusion(_unet), _digits_quality, "fd", "digits_bar", 1000,
                                        _digits_extra),
     "flow_moons": Contender("flow", "FlowPrior spline, 4 layers x 64, batch 256",
                             _train_flow, _moons_quality, "c2st", "moons_bar", 50),
@@ -166,8 +175,9 @@ CONTENDERS = {
 EVAL_BACKENDS = {"diffusion": ("torch", "jax", "jax-jit"), "flow": ("torch", "jax")}
 
 
-def train_worker(name: str, settings: Settings, out_dir: str) -> dict[str, Any]:
-    """Train in chunks until the bar is met; save the prior for the evaluation workers."""
+def train_worker(name: str, settings: Settings, out_dir: str, beat: float | None = None) -> dict[str, Any]:
+    """Train in chunks until the bar is met (and the score is below ``beat``, the GMM-50
+    baseline's FD for the digits); save the prior for the evaluation workers."""
     for module in ("models.diffusion", "models.flow", "models.training"):
         importlib.import_module(module)  # importing is not training: keep it off the clock
 
@@ -180,7 +190,8 @@ def train_worker(name: str, settings: Settings, out_dir: str) -> dict[str, Any]:
         train_s += time.perf_counter() - start
         history.append({"steps": steps, "train_s": round(train_s, 2),
                         "score": round(contender.quality(prior, settings), 4)})
-        if history[-1]["score"] <= bar or train_s >= settings.max_train_s:
+        score = history[-1]["score"]
+        if (score <= bar and (beat is None or score < beat)) or train_s >= settings.max_train_s:
             break
     prior.save(os.path.join(out_dir, "checkpoints", name))
     last = history[-1]
@@ -254,17 +265,17 @@ def worker_main(payload: dict[str, Any]) -> None:
     settings = Settings(**payload["settings"])
     _limit_threads(settings.threads, payload.get("backend", "torch"))
     if payload["job"] == "train":
-        result = train_worker(payload["name"], settings, payload["out_dir"])
+        result = train_worker(payload["name"], settings, payload["out_dir"], payload.get("beat"))
     else:
         result = eval_worker(payload["name"], payload["backend"], settings, payload["out_dir"])
     Path(payload["result_file"]).write_text(json.dumps(result))
 
 
 # -- parent side -----------------------------------------------------------------------
-def _run(job: str, settings: Settings, out_dir: str, **fields: Any) -> dict[str, Any]:
+def _run(job: str, settings: Settings, out_dir: str, beat: float | None = None, **fields: Any) -> dict[str, Any]:
     result_file = os.path.join(out_dir, f"{job}-{'-'.join(fields.values())}.json")
     payload = {"job": job, "settings": dataclasses.asdict(settings), "out_dir": out_dir,
-               "result_file": result_file, **fields}
+               "result_file": result_file, "beat": beat, **fields}
     print(f"[priors] {job} {' '.join(fields.values())} ...", flush=True)
     result = common.run_worker(MODULE, payload, settings.timeout_s)
     print(f"[priors]   -> {json.dumps(result)[:300]}", flush=True)
@@ -346,12 +357,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {}
     settings = Settings.make(args.quick)
     names = [n for n in CONTENDERS if not args.only or n in args.only.split(",")]
+    reference = _digits_reference(settings)  # the digits priors train until they beat the mixture too
     with tempfile.TemporaryDirectory(prefix="bench-priors-") as work:
-        training = [{"name": n, **_run("train", settings, work, name=n)} for n in names]
+        training = [{"name": n, **_run("train", settings, work, name=n,
+                                       beat=reference["gmm50"] if CONTENDERS[n].metric == "fd" else None)}
+                    for n in names]
         evaluation = [row for n, t in zip(names, training) if "error" not in t for row in _eval_rows(n, settings, work)]
     report = {"benchmark": "priors", "settings": dataclasses.asdict(settings), "hardware": common.hardware(),
               "libraries": common.library_versions(LIBRARIES), "git": common.git_revision(),
-              "digits_fd_reference": _digits_reference(settings), "training": training, "evaluation": evaluation}
+              "digits_fd_reference": reference, "training": training, "evaluation": evaluation}
     _versus_mixture(training, report["digits_fd_reference"])
     out = Path(args.out)
     suffix = "_quick" if args.quick else ""
