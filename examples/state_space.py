@@ -24,24 +24,12 @@ from typing import Sequence
 import numpy as np
 
 import ppl
-from ppl import dist
 
 from _common import make_parser, print_header, save_figure, write_json
+from ppl.testing import lgssm
 
 PHI = 0.9
 
-
-@ppl.model
-def lgssm(T):
-    q = ppl.sample("q", dist.HalfNormal(1.0))
-    r = ppl.sample("r", dist.HalfNormal(1.0))
-
-    def step(x_prev, t):
-        x = ppl.sample("x", dist.Normal(PHI * x_prev, q))
-        ppl.sample("y", dist.Normal(x, r))
-        return x
-
-    return ppl.markov("time", T, step, init=dist.Normal(0.0, 1.0))
 
 
 def simulate(T: int, q: float, r: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--r", type=float, default=0.3, help="true obs noise (%(default)s)")
     args = parser.parse_args(argv)
     x, y = simulate(args.steps, args.q, args.r, args.seed)
-    model = lgssm(args.steps).observe(y=y)
+    model = lgssm(args.steps, phi=PHI).observe(y=y)
     report = filter_report(model, y, args.q, args.r, args.particles, args.seed)
     print_header("particle filters at the true (q, r) vs Kalman")
     for name in ("kalman", "bootstrap", "optimal"):

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import dist, ops
 from .compiler import compile
+from .markov import markov
 from .model import Model, model
 from .primitives import deterministic, factor, plate, sample
 
@@ -139,6 +140,52 @@ def assert_backends_agree(m: Model, num_points: int = 3, rtol: float = 1e-6,
                 np.testing.assert_allclose(grads["pyro"][name], grads["numpyro"][name],
                                            rtol=1e-5, atol=1e-8,
                                            err_msg=f"gradient of {m.name} wrt {name}")
+
+
+# -- models with exact posteriors or likelihoods (references for statistical tests) --------
+@model
+def normal_normal(n, sigma):
+    """mu ~ N(1, 2), y_i ~ N(mu, sigma): conjugate, known variance."""
+    mu = sample("mu", dist.Normal(1.0, 2.0))
+    with plate("obs", n):
+        sample("y", dist.Normal(mu, sigma))
+
+
+@model
+def beta_binomial(n):
+    """p ~ Beta(2, 3), k ~ Binomial(n, p): posterior Beta(2 + k, 3 + n - k)."""
+    p = sample("p", dist.Beta(2.0, 3.0))
+    sample("k", dist.Binomial(n, probs=p))
+
+
+@model
+def gamma_poisson(n):
+    """lam ~ Gamma(3, 1), y_i ~ Poisson(lam): posterior Gamma(3 + sum y, 1 + n)."""
+    lam = sample("lam", dist.Gamma(3.0, 1.0))
+    with plate("obs", n):
+        sample("y", dist.Poisson(lam))
+
+
+@model
+def linear_regression(x, sigma):
+    """w ~ N(0, 1.5^2 I), y ~ N(x w, sigma^2): Gaussian posterior and evidence."""
+    w = sample("w", dist.Normal(0.0, 1.5).expand((x.shape[1],)).to_event(1))
+    with plate("obs", x.shape[0]):
+        sample("y", dist.Normal(x @ w, sigma))
+
+
+@model
+def lgssm(T, phi=0.9):
+    """Linear-Gaussian state space x_t ~ N(phi x_{t-1}, q), y_t ~ N(x_t, r): Kalman-exact."""
+    q = sample("q", dist.HalfNormal(1.0))
+    r = sample("r", dist.HalfNormal(1.0))
+
+    def step(x_prev, t):
+        x = sample("x", dist.Normal(phi * x_prev, q))
+        sample("y", dist.Normal(x, r))
+        return x
+
+    return markov("time", T, step, init=dist.Normal(0.0, 1.0))
 
 
 ModelFactory = Callable[..., Model]

@@ -9,7 +9,7 @@ import pytest
 import scipy.stats as st
 
 import ppl
-from ppl import dist
+from ppl.testing import normal_normal, beta_binomial, gamma_poisson, linear_regression
 
 RNG = np.random.default_rng(42)
 SETTINGS = {
@@ -32,31 +32,8 @@ def _infer(m, backend):
     return ppl.infer(m, method="nuts", backend=backend, seed=1, progress=False, **SETTINGS[backend])
 
 
-@ppl.model
-def normal_normal(n, sigma):
-    mu = ppl.sample("mu", dist.Normal(1.0, 2.0))
-    with ppl.plate("obs", n):
-        ppl.sample("y", dist.Normal(mu, sigma))
 
 
-@ppl.model
-def beta_binomial(n):
-    p = ppl.sample("p", dist.Beta(2.0, 3.0))
-    ppl.sample("k", dist.Binomial(n, probs=p))
-
-
-@ppl.model
-def gamma_poisson(n):
-    lam = ppl.sample("lam", dist.Gamma(3.0, 1.0))
-    with ppl.plate("obs", n):
-        ppl.sample("y", dist.Poisson(lam))
-
-
-@ppl.model
-def linear_regression(x, sigma):
-    w = ppl.sample("w", dist.Normal(0.0, 1.5).expand((x.shape[1],)).to_event(1))
-    with ppl.plate("obs", x.shape[0]):
-        ppl.sample("y", dist.Normal(x @ w, sigma))
 
 
 @pytest.mark.parametrize("backend", ["numpyro", "pyro"])

@@ -12,22 +12,11 @@ import ppl
 from inference.filtering import FilterConfig, kalman_filter
 from inference.filtering import kernels as pf
 from inference.filtering.ssm import check_params, state_space, static_env
-from ppl import dist, testing
+from ppl import testing
+from ppl.testing import lgssm
 
 PHI, Q, R, T = 0.9, 0.5, 0.3, 40
 
-
-@ppl.model
-def lgssm(T):
-    q = ppl.sample("q", dist.HalfNormal(1.0))
-    r = ppl.sample("r", dist.HalfNormal(1.0))
-
-    def step(x_prev, t):
-        x = ppl.sample("x", dist.Normal(PHI * x_prev, q))
-        ppl.sample("y", dist.Normal(x, r))
-        return x
-
-    return ppl.markov("time", T, step, init=dist.Normal(0.0, 1.0))
 
 
 def _data(seed=0):
@@ -57,7 +46,7 @@ def _runs(model, num_runs, **options):
 @pytest.mark.parametrize("proposal", ["bootstrap", "optimal"])
 def test_particle_filter_matches_kalman(proposal):
     num_runs = 16
-    log_lik, means, _ = _runs(lgssm(T).observe(y=Y), num_runs, num_particles=500,
+    log_lik, means, _ = _runs(lgssm(T, phi=PHI).observe(y=Y), num_runs, num_particles=500,
                               proposal=proposal)
     sd = log_lik.std(ddof=1)
     assert abs(log_lik.mean() - KF.log_likelihood) < 5 * sd / np.sqrt(num_runs) + sd ** 2
@@ -68,7 +57,7 @@ def test_particle_filter_matches_kalman(proposal):
 
 def test_pyro_bootstrap_filter_matches_kalman():
     """The torch bootstrap filter (backend="pyro"): tolerances from the spread of 8 seeds."""
-    m = lgssm(T).observe(y=Y)
+    m = lgssm(T, phi=PHI).observe(y=Y)
     runs = [ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", num_particles=500, seed=s)
             for s in range(8)]
     log_lik = np.array([r.log_likelihood for r in runs])
@@ -88,7 +77,7 @@ def test_pyro_bootstrap_filter_matches_kalman():
 
 
 def test_optimal_proposal_keeps_more_particles_than_bootstrap():
-    m = lgssm(T).observe(y=Y)
+    m = lgssm(T, phi=PHI).observe(y=Y)
     _, _, ess_boot = _runs(m, 4, num_particles=200)
     _, _, ess_opt = _runs(m, 4, num_particles=200, proposal="optimal")
     assert ess_opt.mean() > ess_boot.mean()
@@ -97,7 +86,7 @@ def test_optimal_proposal_keeps_more_particles_than_bootstrap():
 def test_user_proposal_equal_to_transition_reproduces_bootstrap():
     import numpyro.distributions as nd
 
-    m = lgssm(T).observe(y=Y)
+    m = lgssm(T, phi=PHI).observe(y=Y)
     boot = ppl.filter(m, params={"q": Q, "r": R}, num_particles=100)
     guided = ppl.filter(m, params={"q": Q, "r": R}, num_particles=100,
                         proposal=lambda x_prev, y_t, p: nd.Normal(PHI * x_prev, p["q"]))
@@ -106,7 +95,7 @@ def test_user_proposal_equal_to_transition_reproduces_bootstrap():
 
 
 def test_backward_smoothing_shapes_and_last_step():
-    res = ppl.filter(lgssm(T).observe(y=Y), params={"q": Q, "r": R}, num_particles=300,
+    res = ppl.filter(lgssm(T, phi=PHI).observe(y=Y), params={"q": Q, "r": R}, num_particles=300,
                      smoothing_draws=200, seed=1)
     assert res.smoothed.shape == (200, T)
     # At the last step the smoothing and filtering distributions coincide.
@@ -118,12 +107,12 @@ def test_proposal_shape_mismatch_is_a_shape_error():
     import numpyro.distributions as nd
 
     with pytest.raises(ppl.ShapeError, match="site 'x'.*shape \\(3,\\).*shape \\(\\)"):
-        ppl.filter(lgssm(T).observe(y=Y), params={"q": Q, "r": R}, num_particles=10,
+        ppl.filter(lgssm(T, phi=PHI).observe(y=Y), params={"q": Q, "r": R}, num_particles=10,
                    proposal=lambda x_prev, y_t, p: nd.Normal(x_prev, 1.0).expand((3,)))
 
 
 def test_filter_errors():
-    m = lgssm(T).observe(y=Y)
+    m = lgssm(T, phi=PHI).observe(y=Y)
     with pytest.raises(ppl.MethodError, match="bootstrap.*backend='numpyro'"):
         ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", proposal="optimal")
     with pytest.raises(ppl.MethodError, match="bootstrap.*backend='numpyro'"):
@@ -139,7 +128,7 @@ def test_filter_errors():
     with pytest.raises(ppl.ParameterError, match="unknown static parameter"):
         ppl.filter(m, params={"q": Q, "r": R, "s": 1.0})
     with pytest.raises(ppl.MethodError, match="no observed site"):
-        ppl.filter(lgssm(T), params={"q": Q, "r": R})
+        ppl.filter(lgssm(T, phi=PHI), params={"q": Q, "r": R})
     with pytest.raises(ppl.MethodError, match="exactly one ppl.markov"):
         ppl.filter(testing.zoo()["eight_schools"], params={})
     with pytest.raises(ppl.MethodError, match="only numpyro"):
@@ -147,7 +136,7 @@ def test_filter_errors():
 
 
 def test_pmmh_returns_posterior_over_static_parameters():
-    post = ppl.infer(lgssm(T).observe(y=Y), method="pmmh", chains=2, warmup=100, draws=100,
+    post = ppl.infer(lgssm(T, phi=PHI).observe(y=Y), method="pmmh", chains=2, warmup=100, draws=100,
                      num_particles=50, seed=0)
     assert set(post.samples) == {"q", "r"} and post["q"].shape == (2, 100)
     assert post.sample_stats["log_likelihood"].shape == (2, 100)
@@ -180,7 +169,7 @@ def test_nuts_and_pmmh_recover_the_exact_static_posterior():
     makes the likelihood estimate so noisy that chains stick for hundreds of
     iterations (a known PMMH failure mode, not a bias of the filter).
     """
-    m = lgssm(T).observe(y=Y)
+    m = lgssm(T, phi=PHI).observe(y=Y)
     exact = _exact_posterior_moments()
     nuts = ppl.infer(m, method="nuts", chains=2, warmup=500, draws=1000, progress=False, seed=1)
     pmmh = ppl.infer(m, method="pmmh", chains=4, warmup=1000, draws=2000, num_particles=100,

@@ -14,29 +14,13 @@ from scipy.special import betaln, gammaln
 import ppl
 from ppl import dist
 from ppl.errors import MethodError
+from ppl.testing import normal_normal, beta_binomial, linear_regression
 
 RNG = np.random.default_rng(7)
 FAST = dict(particles=500, chains=4, progress=False, seed=3)
 
 
-@ppl.model
-def normal_normal(n, sigma):
-    mu = ppl.sample("mu", dist.Normal(1.0, 2.0))
-    with ppl.plate("obs", n):
-        ppl.sample("y", dist.Normal(mu, sigma))
 
-
-@ppl.model
-def beta_binomial(n):
-    p = ppl.sample("p", dist.Beta(2.0, 3.0))
-    ppl.sample("k", dist.Binomial(n, probs=p))
-
-
-@ppl.model
-def linear_regression(x, sigma):
-    w = ppl.sample("w", dist.Normal(0.0, 1.5).expand((x.shape[1],)).to_event(1))
-    with ppl.plate("obs", x.shape[0]):
-        ppl.sample("y", dist.Normal(x @ w, sigma))
 
 
 @ppl.model

@@ -13,17 +13,12 @@ from scipy.optimize import minimize_scalar
 
 import ppl
 from ppl import dist
+from ppl.testing import linear_regression
 
 RNG = np.random.default_rng(11)
 LR, STEPS = 0.02, 3000
 LR_FINAL = LR * 0.1  # the "exponential" schedule decays to 10%
 
-
-@ppl.model
-def linear_regression(x, sigma):
-    w = ppl.sample("w", dist.Normal(0.0, 1.5).expand((x.shape[1],)).to_event(1))
-    with ppl.plate("obs", x.shape[0]):
-        ppl.sample("y", dist.Normal(x @ w, sigma))
 
 
 @ppl.model

@@ -4,19 +4,8 @@ import pytest
 
 import ppl
 from ppl import dist, testing
+from ppl.testing import lgssm
 
-
-@ppl.model
-def lgssm(T, phi=0.9):
-    q = ppl.sample("q", dist.HalfNormal(1.0))
-    r = ppl.sample("r", dist.HalfNormal(1.0))
-
-    def step(x_prev, t):
-        x = ppl.sample("x", dist.Normal(phi * x_prev, q))
-        ppl.sample("y", dist.Normal(x, r))
-        return x
-
-    return ppl.markov("time", T, step, init=dist.Normal(0.0, 1.0))
 
 
 @ppl.model
