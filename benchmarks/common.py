@@ -6,6 +6,7 @@ peak memory would include the others'.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib.metadata
 import json
@@ -149,6 +150,30 @@ def run_worker(module: str, payload: dict[str, Any], timeout_s: float) -> dict[s
 def write_atomic(path: Path, text: str) -> None:
     """Writes ``text`` to ``path`` atomically (``ppl.io``): never half-written."""
     atomic_write_text(str(path), text)
+
+
+def add_selection_flags(parser: Any, problems: dict[str, Any], contenders: dict[str, Any]) -> None:
+    """The flags every side-by-side benchmark shares: what to run, where to write."""
+    parser.add_argument("--models", default=",".join(problems), help="comma-separated problems")
+    parser.add_argument("--only", default=",".join(contenders), help="comma-separated contenders")
+    parser.add_argument("--quick", action="store_true", help="small settings for a smoke run")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: JSON payload of one job
+
+
+def resolved_defaults(args: Any, defaults: dict[bool, dict[str, Any]]) -> dict[str, Any]:
+    """Each default of the full or quick setting (``defaults[args.quick]``), unless flagged."""
+    return {k: (getattr(args, k) if getattr(args, k) is not None else v)
+            for k, v in defaults[args.quick].items()}
+
+
+def select_names(csv: str, registry: dict[str, Any]) -> tuple[str, ...]:
+    """Names from a comma-separated flag; an unknown name stops the run with the choices."""
+    names = tuple(n.strip() for n in csv.split(",") if n.strip())
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise SystemExit(f"unknown name(s) {', '.join(unknown)}; choose from {', '.join(registry)}")
+    return names
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -86,21 +86,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pyro-repeats", type=int)
     p.add_argument("--num-obs", type=int, help="logistic regression N")
     p.add_argument("--num-features", type=int, default=20, help="logistic regression D")
-    p.add_argument("--models", default=",".join(PROBLEMS), help="comma-separated problems")
-    p.add_argument("--only", default=",".join(CONTENDERS), help="comma-separated contenders")
+    common.add_selection_flags(p, PROBLEMS, CONTENDERS)
     p.add_argument("--pymc-cores", type=int, default=1)
     p.add_argument("--compile-repeats", type=int, default=20)
-    p.add_argument("--quick", action="store_true", help="small settings for a smoke run")
-    p.add_argument("--out", type=Path, default=common.REPO_ROOT / "benchmarks" / "results")
-    p.add_argument("--worker", help=argparse.SUPPRESS)  # internal: JSON payload of one job
     return p.parse_args(argv)
 
 
 def settings_from(args: argparse.Namespace) -> BenchSettings:
     """Resolves flags against the full or quick defaults; rejects unknown names."""
-    d = {k: (getattr(args, k) if getattr(args, k) is not None else v)
-         for k, v in DEFAULTS[args.quick].items()}
-    problems, contenders = _names(args.models, PROBLEMS), _names(args.only, CONTENDERS)
+    d = common.resolved_defaults(args, DEFAULTS)
+    problems = common.select_names(args.models, PROBLEMS)
+    contenders = common.select_names(args.only, CONTENDERS)
     return BenchSettings(
         main=RunSettings(d["chains"], d["warmup"], d["draws"], args.seed, d["repeats"]),
         pyro=RunSettings(d["pyro_chains"], d["pyro_warmup"], d["pyro_draws"], args.seed,
@@ -108,14 +104,6 @@ def settings_from(args: argparse.Namespace) -> BenchSettings:
         size=ProblemSize(d["num_obs"], args.num_features), problems=problems,
         contenders=contenders, pymc_cores=args.pymc_cores,
         compile_repeats=args.compile_repeats, quick=args.quick)
-
-
-def _names(csv: str, registry: dict[str, Any]) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in csv.split(",") if n.strip())
-    unknown = [n for n in names if n not in registry]
-    if unknown:
-        raise SystemExit(f"unknown name(s) {', '.join(unknown)}; choose from {', '.join(registry)}")
-    return names
 
 
 # -- worker side --------------------------------------------------------------------------

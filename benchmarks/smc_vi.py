@@ -102,31 +102,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--learning-rate", type=float, default=0.01)
     p.add_argument("--svi-draws", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--models", default=",".join(PROBLEMS), help="comma-separated problems")
-    p.add_argument("--only", default=",".join(CONTENDERS), help="comma-separated contenders")
-    p.add_argument("--quick", action="store_true", help="small settings for a smoke run")
-    p.add_argument("--out", type=Path, default=common.REPO_ROOT / "benchmarks" / "results")
-    p.add_argument("--worker", help=argparse.SUPPRESS)  # internal: JSON payload of one job
+    common.add_selection_flags(p, PROBLEMS, CONTENDERS)
     return p.parse_args(argv)
 
 
 def settings_from(args: argparse.Namespace) -> BenchSettings:
     """Resolves flags against the full or quick defaults; rejects unknown names."""
-    d = {k: (getattr(args, k) if getattr(args, k) is not None else v)
-         for k, v in DEFAULTS[args.quick].items()}
+    d = common.resolved_defaults(args, DEFAULTS)
     if d["svi_short_steps"] >= d["svi_steps"] or d["pyro_svi_short_steps"] >= d["pyro_svi_steps"]:
         raise SystemExit("short SVI runs must have fewer steps than the long ones")
     return BenchSettings(**d, learning_rate=args.learning_rate, svi_draws=args.svi_draws,
-                         seed=args.seed, problems=_names(args.models, PROBLEMS),
-                         contenders=_names(args.only, CONTENDERS), quick=args.quick)
-
-
-def _names(csv: str, registry: dict[str, Any]) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in csv.split(",") if n.strip())
-    unknown = [n for n in names if n not in registry]
-    if unknown:
-        raise SystemExit(f"unknown name(s) {', '.join(unknown)}; choose from {', '.join(registry)}")
-    return names
+                         seed=args.seed, problems=common.select_names(args.models, PROBLEMS),
+                         contenders=common.select_names(args.only, CONTENDERS), quick=args.quick)
 
 
 def make_job(name: str, problem: str, s: BenchSettings) -> SMCJob | SVIJob:
