@@ -196,6 +196,20 @@ class GaussianMixturePrior:
     def ve_denoise(self, x_t, sigma, xp=None):
         return self.diffused_denoise(x_t, 1.0, sigma, xp)
 
+    # -- use inside a model -----------------------------------------------------------
+    def as_distribution(self, event_shape=None):
+        """This mixture as a ``ppl`` distribution: ``x = ppl.sample("x", prior.as_distribution())``.
+
+        Exact, differentiable ``log_prob`` and exact draws on both backends
+        (see ``models.gmm_distribution``).
+
+        Args:
+            event_shape: shape of one draw, of size d (default ``(d,)``).
+        """
+        from models.gmm_distribution import GaussianMixtureDistribution
+
+        return GaussianMixtureDistribution(self, event_shape)
+
     # -- conditioning -----------------------------------------------------------------
     def posterior_given_linear_gaussian(self, A, sigma_y, y) -> "GaussianMixturePrior":
         """Exact posterior p(x | y) for y = A x + sigma_y eps (another mixture).
