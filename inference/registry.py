@@ -24,12 +24,18 @@ class Capabilities:
         discrete_latents: whether latent sites may be discrete.
         needs_gradients: whether it differentiates the log density.
         needs_latents: whether the model must have at least one latent site.
+        needs_diffusion_prior: whether a latent must have a prior with a denoiser
+            (``models.DiffusionPrior`` or ``GaussianMixturePrior``).
+        needs_linear_gaussian: whether the likelihood must be one Gaussian
+            observation of a linear operator of that latent (``ppl.structure``).
     """
 
     backends: tuple[str, ...] = ("numpyro", "pyro")
     discrete_latents: bool = False
     needs_gradients: bool = True
     needs_latents: bool = True
+    needs_diffusion_prior: bool = False
+    needs_linear_gaussian: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class MethodSpec:
     capabilities: Capabilities
     summary: str = ""
 
+
+NO_DIFFUSION_PRIOR = "the model has no latent site with a diffusion prior"
 
 METHODS: dict[str, MethodSpec] = {}
 # Order in which method="auto" tries methods (first that can handle the model wins).
@@ -69,7 +77,50 @@ def why_not(spec: MethodSpec, graph: nx.DiGraph, backend: str) -> str | None:
     discrete = discrete_latents(graph)
     if discrete and not caps.discrete_latents:
         return f"latent site '{discrete[0]}' is discrete and {spec.name} needs gradients"
+    return _diffusion_reason(caps, graph)
+
+
+def ode_density_latents(graph: nx.DiGraph) -> list[str]:
+    """Latents whose prior is a trained diffusion model (density only via the costly ODE).
+
+    Duck-typed (a ``denoise`` method but no exact ``diffused_denoise``), so
+    this module imports no model code.
+    """
+    from ppl.structure import denoiser_prior
+
+    priors = {s.name: denoiser_prior(s.dist) for s in latent_sites(graph)}
+    return [n for n, p in priors.items()
+            if hasattr(p, "denoise") and not hasattr(p, "diffused_denoise")]
+
+
+def _diffusion_reason(caps: Capabilities, graph: nx.DiGraph) -> str | None:
+    # A trained DiffusionPrior's log density is a 64-step probability-flow ODE:
+    # not differentiable on torch and far too costly inside NUTS/HMC/VI on JAX,
+    # so gradient methods refuse it; GMM priors have exact densities and pass.
+    learned = ode_density_latents(graph)
+    if learned and caps.needs_gradients and not caps.needs_diffusion_prior:
+        return (f"latent site '{learned[0]}' has a trained diffusion prior, whose density "
+                "(a probability-flow ODE) gradient methods cannot use")
+    if not caps.needs_diffusion_prior:
+        return None
+    from ppl.structure import diffusion_prior_sites
+
+    found = diffusion_prior_sites(graph)
+    if not found:
+        return NO_DIFFUSION_PRIOR + " (a models.DiffusionPrior or GaussianMixturePrior as its distribution)"
+    if caps.needs_linear_gaussian and whole_linear_observation(graph, found[0]) is None:
+        return (f"the likelihood of '{found[0]}' is not a single Gaussian observation of a "
+                "linear operator of it (ppl.linear_operators)")
     return None
+
+
+def whole_linear_observation(graph: nx.DiGraph, latent: str) -> Any:
+    """The linear-Gaussian observation of ``latent`` when it is the model's whole likelihood."""
+    from ppl.structure import linear_gaussian_observations
+
+    obs = [o for o in linear_gaussian_observations(graph) if o.latent == latent]
+    terms = {n for n, d in graph.nodes(data=True) if d.get("role") in ("observed", "factor")}
+    return obs[0] if len(obs) == 1 and terms == {obs[0].observed} else None
 
 
 def check_method(name: str, graph: nx.DiGraph, backend: str) -> MethodSpec:
@@ -92,10 +143,14 @@ def choose_auto(graph: nx.DiGraph, backend: str) -> tuple[str, str]:
     """The method ``auto`` picks, and a sentence saying why."""
     for name in AUTO_ORDER:
         if why_not(METHODS[name], graph, backend) is None:
-            skipped = [m for m in AUTO_ORDER[: AUTO_ORDER.index(name)]]
+            # Diffusion samplers come first in AUTO_ORDER; naming them on every
+            # ordinary model would be noise, so only say why when it applies.
+            earlier = AUTO_ORDER[: AUTO_ORDER.index(name)]
+            skipped = {m: why_not(METHODS[m], graph, backend) for m in earlier}
+            skipped = {m: r for m, r in skipped.items() if not r.startswith(NO_DIFFUSION_PRIOR)}
             why = f"chose '{name}': {METHODS[name].summary}"
             if skipped:
-                why += f" (skipped {', '.join(skipped)}: cannot handle this model)"
+                why += " (skipped " + "; ".join(f"{m}: {r}" for m, r in skipped.items()) + ")"
             return name, why
     reasons = "; ".join(f"{m}: {why_not(METHODS[m], graph, backend)}" for m in AUTO_ORDER)
     raise MethodError(f"no registered method can handle this model ({reasons})")

@@ -1,0 +1,68 @@
+"""The update every diffusion sampler shares: DDIM(eta) steps between grid times.
+
+With u_t = alpha_t u_0 + sigma_t eps and a denoised estimate u0_hat, a step
+from t to s < t is
+
+    u_s = alpha_s u0_hat + sqrt(sigma_s^2 - std^2) eps_hat + std z,
+    eps_hat = (u_t - alpha_t u0_hat) / sigma_t,
+    std = eta * sigma_s * sqrt(1 - (lambda_s / lambda_t)^2),  lambda = sigma / alpha,
+
+i.e. DDPM's ancestral step for eta = 1 and deterministic DDIM for eta = 0,
+for VP and EDM (VE) processes alike (``models.samplers`` uses the same rule).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+class Transition(NamedTuple):
+    """One move between two times of the grid (t > t_next when denoising)."""
+
+    t: float
+    t_next: float
+    alpha: float
+    sigma: float
+    alpha_next: float
+    sigma_next: float
+
+
+def transition(view: Any, t: float, t_next: float) -> Transition:
+    return Transition(float(t), float(t_next), view.alpha(t), view.sigma(t),
+                      view.alpha(t_next), view.sigma(t_next))
+
+
+def transitions(view: Any, num_steps: int) -> list[Transition]:
+    """The denoising moves of ``view.times(num_steps)``, first to last."""
+    times = view.times(num_steps)
+    return [transition(view, a, b) for a, b in zip(times[:-1], times[1:])]
+
+
+def ancestral_std(tr: Transition, eta: float) -> float:
+    """Std of the fresh noise of a DDIM(eta) step (0 at the last step, where sigma_next = 0)."""
+    if tr.sigma_next <= 0.0:
+        return 0.0
+    ratio = (tr.sigma_next * tr.alpha / (tr.alpha_next * tr.sigma)) ** 2
+    return eta * tr.sigma_next * math.sqrt(max(1.0 - ratio, 0.0))
+
+
+def ddim_step(u_t: Any, u0_hat: Any, z: Any, tr: Transition, eta: float) -> Any:
+    """u at ``tr.t_next`` from u_t (n, d), the denoised u0_hat (n, d) and normals z (n, d)."""
+    std = ancestral_std(tr, eta)
+    eps_hat = (u_t - tr.alpha * u0_hat) / tr.sigma
+    keep = math.sqrt(max(tr.sigma_next**2 - std**2, 0.0))
+    return tr.alpha_next * u0_hat + keep * eps_hat + std * z
+
+
+def renoise(u_s: Any, z: Any, tr: Transition) -> Any:
+    """Forward diffusion up from ``tr.t`` to ``tr.t_next > tr.t`` (RePaint's jumps): u_next | u_s."""
+    ratio = tr.alpha_next / tr.alpha
+    std = math.sqrt(max(tr.sigma_next**2 - (ratio * tr.sigma) ** 2, 0.0))
+    return ratio * u_s + std * z
+
+
+def initial_std(tr: Transition) -> float:
+    """Std of u at the first time for unit-variance data (sqrt(alpha^2 + sigma^2))."""
+    return float(np.hypot(tr.alpha, tr.sigma))
