@@ -4,8 +4,8 @@
 parameters (filtering moments, log-likelihood, optional backward-simulation
 smoothing); ``ppl.infer(model, method="pmmh")`` samples the static
 parameters with particle-marginal Metropolis-Hastings. Both run in JAX (the
-NumPyro backend); ``backend="pyro"`` runs the bootstrap filter in torch
-(no guided/optimal proposals, smoothing or PMMH there).
+NumPyro backend); ``backend="pyro"`` runs the same filters (bootstrap,
+guided, locally optimal) in torch (no smoothing or PMMH there).
 """
 from __future__ import annotations
 

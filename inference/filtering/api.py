@@ -68,7 +68,7 @@ def _filter_numpyro(model: Any, params: dict[str, Any], cfg: FilterConfig) -> Fi
 
 
 def _filter_pyro(model: Any, params: dict[str, Any], cfg: FilterConfig) -> FilterResult:
-    """Bootstrap filter in torch (Python loop over time, vmapped over particles)."""
+    """Bootstrap, guided or optimal filter in torch (a loop over time, vmapped over particles)."""
     import ppl
 
     from . import kernels_torch
@@ -78,7 +78,7 @@ def _filter_pyro(model: Any, params: dict[str, Any], cfg: FilterConfig) -> Filte
     ssm = state_space(ppl.compile(model, backend="pyro"), backends=("pyro",))
     values = check_params(ssm, params)
     env, _ = static_env(ssm, values)
-    out = kernels_torch.run(ssm, env, cfg)
+    out = kernels_torch.run(ssm, env, cfg, values)
     return FilterResult(out.log_likelihood, out.mean, out.var, out.ess, out.log_increment,
                         out.resampled, None, cfg)
 
@@ -98,7 +98,8 @@ def particle_filter(model: Any, params: dict[str, Any] | None = None, backend: s
         params: static latent name -> value (every latent outside the block,
             except the block's ``{name}_init``).
         backend: "numpyro" (JAX: every proposal, smoothing) or "pyro" (torch:
-            the bootstrap filter only, without smoothing).
+            every proposal, without smoothing; a proposal function returns a
+            torch/Pyro distribution there).
         **options: fields of :class:`FilterConfig` (``num_particles``,
             ``proposal``, ``resampling``, ``smoothing_draws``, ``seed``, ...).
     """

@@ -20,7 +20,8 @@ class FilterConfig:
         proposal: "bootstrap" (the model's transition), "optimal" (the locally
             optimal Gaussian proposal for a Normal transition with a Normal
             observation, exact for linear-Gaussian observations), or a function
-            ``proposal(carry_prev, y_t, params) -> numpyro distribution`` of one
+            ``proposal(carry_prev, y_t, params) -> distribution`` (NumPyro's on
+            backend "numpyro", torch/Pyro's on backend "pyro") of one
             particle's state site (``y_t``: the observed value at t, or a dict
             of them when the step observes several sites; ``params``: static
             site name -> value).

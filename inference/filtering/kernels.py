@@ -15,14 +15,14 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from ppl.errors import MethodError
 from ppl.lowering import lower_dist, value_of
 from ppl.markov_lowering import run_step
 
 from ..smc.adapter_jax import JaxAdapter
 from ..smc.resampling import RESAMPLERS
 from .config import FilterConfig
-from .proposals import Bootstrap, Guided, LocallyOptimal
+from .proposal_ops import JaxOps
+from .proposals import proposal_handler
 from .ssm import StateSpace
 
 
@@ -52,32 +52,6 @@ class StepInfo(NamedTuple):
     log_weights: Any
 
 
-def _latent_names(ssm: StateSpace) -> list[str]:
-    return [s.name for s in ssm.body.sites if s.role == "latent"
-            and s.name not in ssm.observed and s.name not in ssm.fixed]
-
-
-def proposal_handler(ssm: StateSpace, env: dict, cfg: FilterConfig) -> Callable[..., Any]:
-    """``make(key, carry, t, obs_t, fixed_t, params) -> handler`` for the configured proposal."""
-    if cfg.proposal == "bootstrap":
-        return lambda *args: Bootstrap(ssm, *args)
-    latents = _latent_names(ssm)
-    site = cfg.proposal_site or (latents[0] if len(latents) == 1 else None)
-    if site not in latents:
-        raise MethodError(f"a guided proposal needs proposal_site= naming one latent site of "
-                          f"the step ({', '.join(latents) or 'none'}); got {site!r}")
-    cls = LocallyOptimal if cfg.proposal == "optimal" else Guided
-
-    def make(*args: Any) -> Any:
-        handler = cls(ssm, *args)
-        handler.site_name, handler.env = site, env
-        if cls is Guided:
-            handler.proposal_fn = cfg.proposal
-        return handler
-
-    return make
-
-
 def initial_carry(ssm: StateSpace, env: dict, key: Any, num_particles: int) -> Any:
     """(N, *carry_shape) draws of the initial carry (or copies of a fixed init)."""
     body = ssm.body
@@ -101,7 +75,7 @@ def make_step(ssm: StateSpace, env: dict, params: dict, cfg: FilterConfig
     make_handler = proposal_handler(ssm, env, cfg)
 
     def move(key: Any, carry: Any, t: Any, obs_t: dict, fixed_t: dict) -> tuple[Any, Any]:
-        handler = make_handler(key, carry, t, obs_t, fixed_t, params)
+        handler = make_handler(JaxOps(key), carry, t, obs_t, fixed_t, params)
         new, _ = run_step(ssm.backend, ssm.body, env, carry, t, handler)
         return new, handler.log_weight
 

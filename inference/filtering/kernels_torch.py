@@ -1,12 +1,12 @@
-"""A bootstrap particle filter in torch for the Pyro backend.
+"""Particle filters in torch for the Pyro backend.
 
 The same algorithm as the JAX kernels of :mod:`.kernels`, written eagerly:
 a Python loop over time steps, with each step's body run once per particle
-under ``torch.func.vmap`` (particles are the leading dim of the carry), and
-the shared resampling schemes of :mod:`inference.smc.resampling` through the
-torch array adapter. Only the bootstrap proposal (the model's transition) is
-available here; guided and locally optimal proposals and backward smoothing
-run on the NumPyro backend.
+under ``torch.func.vmap`` (particles are the leading dim of the carry), the
+shared resampling schemes of :mod:`inference.smc.resampling` through the
+torch array adapter, and the shared proposals of :mod:`.proposals`
+(bootstrap, guided by a user proposal, locally optimal). Backward smoothing
+runs on the NumPyro backend.
 """
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ import torch
 
 from ppl.errors import MethodError
 from ppl.lowering import lower_dist, value_of
-from ppl.markov_lowering import StepHandler, run_step
+from ppl.markov_lowering import run_step
 
 from ..smc.adapter_torch import TorchAdapter
 from ..smc.resampling import RESAMPLERS
+from ..smc.torch_random import OutOfPlaceRandom
 from .config import FilterConfig
+from .proposal_ops import TorchOps
+from .proposals import proposal_handler
 from .ssm import StateSpace
 
 
@@ -40,33 +43,9 @@ class TorchFilterOutput(NamedTuple):
 
 def check_config(cfg: FilterConfig) -> None:
     """MethodError for settings the torch filter does not have (they run on NumPyro)."""
-    if cfg.proposal != "bootstrap":
-        name = cfg.proposal if isinstance(cfg.proposal, str) else "a proposal function"
-        raise MethodError(f"backend 'pyro' runs the bootstrap particle filter only, not "
-                          f"{name}; use backend='numpyro' for guided or optimal proposals")
     if cfg.smoothing_draws > 0:
         raise MethodError("backward smoothing (smoothing_draws > 0) runs on backend 'numpyro' "
                           "only; use backend='numpyro'")
-
-
-class _Bootstrap(StepHandler):
-    """One particle's step: draws latents from the transition, scores the observations."""
-
-    def __init__(self, obs_t: dict, fixed_t: dict):
-        self.obs_t, self.fixed_t = obs_t, fixed_t
-        self.log_weight = torch.zeros(())
-
-    def sample(self, site: Any, fn: Any, env: dict[Any, Any]) -> Any:
-        if site.name in self.fixed_t:
-            return self.fixed_t[site.name]
-        if site.name in self.obs_t:
-            self.log_weight = self.log_weight + fn.log_prob(self.obs_t[site.name]).sum()
-            return self.obs_t[site.name]
-        return fn.sample()
-
-    def factor(self, site: Any, value: Any) -> Any:
-        self.log_weight = self.log_weight + value.sum()
-        return value
 
 
 def initial_carry(ssm: StateSpace, env: dict, num_particles: int) -> torch.Tensor:
@@ -79,14 +58,16 @@ def initial_carry(ssm: StateSpace, env: dict, num_particles: int) -> torch.Tenso
     return fn.sample((num_particles,))
 
 
-def run(ssm: StateSpace, env: dict, cfg: FilterConfig) -> TorchFilterOutput:
-    """Filters all T steps at the static values in ``env`` (a bootstrap filter)."""
+def run(ssm: StateSpace, env: dict, cfg: FilterConfig,
+        params: dict | None = None) -> TorchFilterOutput:
+    """Filters all T steps at the static values in ``env`` (``params``: static latent name ->
+    value, what a user proposal receives)."""
     check_config(cfg)
     xp, resample = TorchAdapter(), RESAMPLERS[cfg.resampling]
-    n = cfg.num_particles
+    n, make_handler, ops = cfg.num_particles, proposal_handler(ssm, env, cfg), TorchOps()
 
     def move(carry: Any, t: Any, obs_t: dict, fixed_t: dict) -> tuple[Any, Any]:
-        handler = _Bootstrap(obs_t, fixed_t)
+        handler = make_handler(ops, carry, t, obs_t, fixed_t, dict(params or {}))
         new, _ = run_step(ssm.backend, ssm.body, env, carry, t, handler)
         return new, handler.log_weight
 
@@ -95,8 +76,10 @@ def run(ssm: StateSpace, env: dict, cfg: FilterConfig) -> TorchFilterOutput:
     outputs: dict[str, list] = {k: [] for k in TorchFilterOutput._fields[1:]}
     # Draws inside the vmapped step use torch's global generator: seed a forked copy so the
     # filter is reproducible and leaves the caller's random state alone. Validation does
-    # data-dependent checks, which vmap cannot trace.
-    with torch.random.fork_rng(devices=[]), pyro.validation_enabled(False), torch.no_grad():
+    # data-dependent checks, which vmap cannot trace; samplers filling tensors in place
+    # (MultivariateNormal's) must draw out of place to be batched.
+    with torch.random.fork_rng(devices=[]), pyro.validation_enabled(False), torch.no_grad(), \
+            OutOfPlaceRandom():
         torch.manual_seed(keys[0])
         carry = initial_carry(ssm, env, n)
         log_w = torch.full((n,), -math.log(n), dtype=torch.get_default_dtype())

@@ -57,6 +57,24 @@ class JaxAdapter:
     def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return jax.jit(fn)
 
+    # -- batched chains: arrays with a leading chain dim C ------------------------------------
+    ns = jnp
+
+    def searchsorted_each(self, sorted_x: Any, values: Any) -> Any:
+        return jax.vmap(jnp.searchsorted)(sorted_x, values)
+
+    def take_each(self, x: Any, idx: Any) -> Any:
+        return jax.vmap(lambda a, i: jnp.take(a, i, axis=0))(x, idx)
+
+    def eye(self, n: int, dtype: Any) -> Any:
+        return jnp.eye(n, dtype=dtype)
+
+    def cholesky(self, x: Any) -> Any:
+        return jnp.linalg.cholesky(x)  # NaN where x is not positive definite
+
+    def fori_loop(self, n: int, body: Callable[[Any], Any], state: Any) -> Any:
+        return jax.lax.fori_loop(0, n, lambda _, s: body(s), state)
+
 
 def make_adapter(device: str = "cpu") -> JaxAdapter:
     return JaxAdapter(device)

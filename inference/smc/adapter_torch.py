@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from array_api_compat import torch as torch_namespace
 
 
 class TorchAdapter:
@@ -69,6 +70,28 @@ class TorchAdapter:
 
     def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn  # eager; the density is already vectorized with torch.func.vmap
+
+    # -- batched chains: arrays with a leading chain dim C ------------------------------------
+    ns = torch_namespace
+
+    def searchsorted_each(self, sorted_x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        return torch.searchsorted(sorted_x.contiguous(), values.to(sorted_x.dtype).contiguous())
+
+    def take_each(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return x[torch.arange(x.shape[0], device=x.device)[:, None], idx]
+
+    def eye(self, n: int, dtype: Any) -> torch.Tensor:
+        return torch.eye(n, dtype=dtype, device=self.device)
+
+    def cholesky(self, x: torch.Tensor) -> torch.Tensor:
+        # cholesky_ex does not raise on a matrix that is not positive definite, so one
+        # degenerate (or already finished, masked) chain cannot stop the others.
+        return torch.linalg.cholesky_ex(x).L
+
+    def fori_loop(self, n: int, body: Callable[[Any], Any], state: Any) -> Any:
+        for _ in range(n):
+            state = body(state)
+        return state
 
 
 def make_adapter(device: str = "cpu") -> TorchAdapter:

@@ -1,20 +1,19 @@
-"""Hamiltonian Monte Carlo over a batch of particles, one independent chain each.
+"""Hamiltonian Monte Carlo over batches of particles, one independent chain each.
 
-Pure ``init``/``step`` functions with a diagonal mass matrix set from the
-particle variances (:func:`params_from_particles`).
+Pure ``init``/``step`` functions on (C, N, D) positions with a diagonal mass
+matrix per run set from its particle variances (:func:`params_from_particles`).
 """
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-import numpy as np
-
 from .adapter import ArrayAdapter
+from .batched import select
 from .rwm import MoveInfo, metropolis, tempered
 
 
 class HMCState(NamedTuple):
-    """position (N, D); log_prior, log_lik (N,); their gradients (N, D)."""
+    """position (C, N, D); log_prior, log_lik (C, N); their gradients (C, N, D)."""
 
     position: Any
     log_prior: Any
@@ -24,7 +23,7 @@ class HMCState(NamedTuple):
 
 
 class HMCParams(NamedTuple):
-    """beta: inverse temperature; step_size: scalar; inv_mass: diagonal (D,)."""
+    """beta: (C, 1) inverse temperatures; step_size: (C, 1, 1); inv_mass: diagonals (C, 1, D)."""
 
     beta: Any
     step_size: Any
@@ -36,37 +35,49 @@ def init(log_parts_and_grads: Callable[[Any], Any], position: Any) -> HMCState:
 
 
 def _grad(xp: ArrayAdapter, state: HMCState, beta: Any) -> Any:
-    finite = (state.grad_lik == state.grad_lik) & (beta > 0)
-    return state.grad_prior + xp.where(finite, beta * state.grad_lik, 0.0 * state.grad_prior)
+    finite = (state.grad_lik == state.grad_lik) & (beta[..., None] > 0)
+    return state.grad_prior + xp.where(finite, beta[..., None] * state.grad_lik,
+                                       0.0 * state.grad_prior)
 
 
 def _energy(xp: ArrayAdapter, state: HMCState, momentum: Any, params: HMCParams) -> Any:
-    kinetic = 0.5 * (params.inv_mass * momentum * momentum).sum(-1)
+    kinetic = 0.5 * xp.ns.sum(params.inv_mass * momentum * momentum, axis=-1)
     return kinetic - tempered(xp, state.log_prior, state.log_lik, params.beta)
 
 
 def step(log_parts_and_grads: Callable[[Any], Any], num_leapfrog: int, xp: ArrayAdapter,
-         key: Any, state: HMCState, params: HMCParams) -> tuple[HMCState, MoveInfo]:
-    """One HMC transition (``num_leapfrog`` leapfrog steps) of every particle."""
-    k_momentum, k_accept = xp.split(key, 2)
-    momentum0 = xp.normal(k_momentum, state.position.shape) / params.inv_mass ** 0.5
-    eps, new = params.step_size, state
-    momentum = momentum0 + 0.5 * eps * _grad(xp, new, params.beta)
-    for i in range(num_leapfrog):
+         normal: Any, uniform: Any, state: HMCState,
+         params: HMCParams) -> tuple[HMCState, MoveInfo]:
+    """One HMC transition (``num_leapfrog`` leapfrog steps) of every particle.
+
+    Args:
+        normal: (C, N, D) standard normals (the momentum); uniform: (C, N) on [0, 1).
+    """
+    momentum0 = normal / params.inv_mass ** 0.5
+    eps = params.step_size
+
+    def leapfrog(carry: tuple[HMCState, Any]) -> tuple[HMCState, Any]:
+        new, momentum = carry
         position = new.position + eps * params.inv_mass * momentum
         new = HMCState(position, *log_parts_and_grads(position))
-        weight = 0.5 if i == num_leapfrog - 1 else 1.0
-        momentum = momentum + weight * eps * _grad(xp, new, params.beta)
+        return new, momentum + eps * _grad(xp, new, params.beta)
+
+    # Full momentum steps throughout, then half of the last one taken back.
+    new, momentum = xp.fori_loop(num_leapfrog, leapfrog,
+                                 (state, momentum0 + 0.5 * eps * _grad(xp, state, params.beta)))
+    momentum = momentum - 0.5 * eps * _grad(xp, new, params.beta)
     log_ratio = _energy(xp, state, momentum0, params) - _energy(xp, new, momentum, params)
-    accept, prob = metropolis(xp, k_accept, log_ratio)
-    kept = HMCState(*(xp.where(accept[:, None] if a.ndim == 2 else accept, a, b)
-                      for a, b in zip(new, state)))
-    return kept, MoveInfo(prob)
+    accept, prob = metropolis(xp, uniform, log_ratio)
+    return select(xp.ns, accept, new, state), MoveInfo(prob)
 
 
-def params_from_particles(xp: ArrayAdapter, position: np.ndarray, beta: float,
-                          scale: float) -> HMCParams:
-    """Inverse mass = particle variances; step size scale * D^(-1/4) (Beskos et al.)."""
-    dim = position.shape[1]
-    inv_mass = np.var(position, axis=0) + 1e-10
-    return HMCParams(xp.asarray(beta), xp.asarray(scale * dim ** -0.25), xp.asarray(inv_mass))
+def params_from_particles(xp: ArrayAdapter, position: Any, beta: Any, scale: Any) -> HMCParams:
+    """Inverse mass = particle variances; step size scale * D^(-1/4) (Beskos et al.).
+
+    Args:
+        position: (C, N, D) equally weighted particles.
+        beta, scale: (C,) inverse temperatures and step-size scales.
+    """
+    dim = position.shape[-1]
+    inv_mass = xp.ns.var(position, axis=1) + 1e-10
+    return HMCParams(beta[:, None], (scale * dim ** -0.25)[:, None, None], inv_mass[:, None, :])

@@ -7,26 +7,27 @@ from typing import Any, Callable
 
 from . import hmc, rwm
 from .adapter import ArrayAdapter
+from .batched import ChainBatched
 from .config import SMCConfig
-from .target import Target
 
 
 @dataclass(frozen=True)
 class KernelSpec:
-    """How SMC uses a kernel.
+    """How SMC uses a kernel; every array has a leading chain dim C.
 
     Attributes:
-        init: (target, position (N, D)) -> state.
-        make_step: (target, config, xp) -> step(key, state, params) -> (state, info).
-        params: (xp, position (N, D) numpy, beta, scale) -> kernel params.
+        init: (chain-batched target, position (C, N, D)) -> state.
+        make_step: (chain-batched target, config, xp) -> step(normal (C, N, D),
+            uniform (C, N), state, params) -> (state, info).
+        params: (xp, position (C, N, D), beta (C,), scale (C,)) -> kernel params.
         target_accept: acceptance rate the scale is tuned toward.
         initial_scale: the scale at the first temperature.
         max_scale: cap of the tuned scale (a leapfrog step beyond ~2 in
             whitened units is unstable whatever the acceptance said before).
     """
 
-    init: Callable[[Target, Any], Any]
-    make_step: Callable[[Target, SMCConfig, ArrayAdapter], Callable[..., Any]]
+    init: Callable[[ChainBatched, Any], Any]
+    make_step: Callable[[ChainBatched, SMCConfig, ArrayAdapter], Callable[..., Any]]
     params: Callable[..., Any]
     target_accept: float
     initial_scale: float = 1.0

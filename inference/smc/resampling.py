@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .adapter import ArrayAdapter
+from .batched import logsumexp
 
 
 def _invert_cdf(xp: ArrayAdapter, log_weights: Any, points: Any) -> Any:
@@ -43,3 +44,27 @@ def multinomial(xp: ArrayAdapter, key: Any, log_weights: Any) -> Any:
 RESAMPLERS: dict[str, Callable[[ArrayAdapter, Any, Any], Any]] = {
     "systematic": systematic, "stratified": stratified, "multinomial": multinomial,
 }
+
+
+# name -> points(draw, arange (N,)) -> (C, N) in [0, 1); draw(shape) gives (C, *shape) uniforms.
+POINTS: dict[str, Callable[[Callable[..., Any], Any], Any]] = {
+    "systematic": lambda draw, arange: (draw((1,)) + arange) / arange.shape[0],
+    "stratified": lambda draw, arange: (draw(arange.shape) + arange) / arange.shape[0],
+    "multinomial": lambda draw, arange: draw(arange.shape),
+}
+
+
+def resample_each(xp: ArrayAdapter, scheme: str, uniforms: Any, log_weights: Any) -> Any:
+    """Ancestor indices (C, N) of C chains.
+
+    Args:
+        scheme: a name in :data:`RESAMPLERS`.
+        uniforms: (C, N) independent uniforms on [0, 1) (systematic uses the first).
+        log_weights: (C, N) unnormalized log weights of each chain's particles.
+    """
+    ns, n = xp.ns, log_weights.shape[-1]
+    points = POINTS[scheme](lambda shape: uniforms[:, :shape[0]], xp.arange(n))
+    cdf = ns.cumulative_sum(ns.exp(log_weights - logsumexp(ns, log_weights, keepdims=True)),
+                            axis=-1)
+    # Rounding can leave cdf[-1] slightly below 1; clip keeps indices in range.
+    return ns.clip(xp.searchsorted_each(cdf, points * cdf[:, -1:]), 0, n - 1)

@@ -35,8 +35,10 @@ class Layout(NamedTuple):
                 for n, s, o in zip(self.names, self.shapes, self.offsets)}
 
 
-def make_layout(program: Any) -> Layout:
-    shapes = program.unconstrained_shapes()
+def make_layout(program: Any, shapes: dict[str, tuple[int, ...]] | None = None) -> Layout:
+    """The flat layout of a program's latents (``shapes``: their unconstrained shapes, when
+    the caller can get them more cheaply than ``program.unconstrained_shapes()``)."""
+    shapes = program.unconstrained_shapes() if shapes is None else shapes
     names = tuple(program.latent_names)
     sizes = [math.prod(shapes[n]) for n in names]
     offsets = tuple(sum(sizes[:i]) for i in range(len(sizes)))

@@ -6,6 +6,11 @@ on batched tensors that look unbatched to the model. Distribution argument
 validation branches on tensor values, which vmap forbids, so it is switched
 off inside. Models vmap cannot run (e.g. a numeric function that leaves
 torch) fall back to a Python loop over particles, noted on the result.
+
+Prior draws run under vmap too: torch samplers fill fresh tensors in place
+(``torch.empty(shape).normal_()``), which vmap refuses to randomise per
+particle, so :class:`OutOfPlaceRandom` swaps those fills for out-of-place
+draws with the same distribution while the draws run.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from pyro.distributions.transforms import biject_to
 from pyro.poutine.messenger import Messenger
 
 from .target import Target, likelihood_names, make_layout
+from .torch_random import OutOfPlaceRandom
 
 
 class _Unconstrained(Messenger):
@@ -50,8 +56,12 @@ def _split(tr: Any, lik_names: frozenset[str]) -> tuple[torch.Tensor, torch.Tens
     return prior, lik
 
 
-def batched(fn: Callable[..., Any], randomness: str = "error") -> Callable[..., Any]:
-    """vmap over the leading dim of every argument; a loop if vmap cannot run the model."""
+def batched(fn: Callable[..., Any], randomness: str = "error",
+            out_of_place: bool = False) -> Callable[..., Any]:
+    """vmap over the leading dim of every argument; a loop if vmap cannot run the model.
+
+    ``out_of_place``: run under :class:`OutOfPlaceRandom`, so torch samplers can draw.
+    """
     vmapped = torch.func.vmap(fn, randomness=randomness)
 
     def loop(*args: Any) -> Any:
@@ -63,7 +73,10 @@ def batched(fn: Callable[..., Any], randomness: str = "error") -> Callable[..., 
         with pyro.validation_enabled(False):
             if not call.use_loop:
                 try:
-                    return vmapped(*args)
+                    if not out_of_place:
+                        return vmapped(*args)
+                    with OutOfPlaceRandom():
+                        return vmapped(*args)
                 except Exception:  # noqa: BLE001 - any vmap failure: run the plain loop
                     call.use_loop = True
             return loop(*args)
@@ -80,7 +93,7 @@ def make_prior_draws(program: Any) -> Callable[[int, int], dict[str, torch.Tenso
         tr = poutine.trace(program.model_fn).get_trace()
         return {k: tr.nodes[k]["value"] for k in names}
 
-    draw = batched(one, randomness="different")
+    draw = batched(one, randomness="different", out_of_place=True)
 
     def draws(seed: int, n: int) -> dict[str, torch.Tensor]:
         with torch.random.fork_rng(devices=[]), torch.no_grad():

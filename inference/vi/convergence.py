@@ -31,20 +31,21 @@ def optimise(update: Callable[[int], np.ndarray], steps: int, chunk: int, tol: f
     """
     from tqdm.auto import tqdm
 
-    losses: list[np.ndarray] = []
+    # One preallocated trace filled chunk by chunk: re-concatenating every chunk would
+    # make a long run quadratic in its number of chunks.
+    trace = np.empty(steps)
     done, converged = 0, None
     with tqdm(total=steps, disable=not progress, desc="svi") as bar:
         while done < steps:
             n = min(chunk, steps - done)
-            losses.append(np.asarray(update(n), dtype=float))
+            trace[done:done + n] = np.asarray(update(n), dtype=float).reshape(n)
             done += n
-            trace = np.concatenate(losses)
             bar.update(n)
-            bar.set_postfix(loss=f"{trace[-min(window, n):].mean():.4g}")
-            if tol > 0 and relative_change(trace, window) < tol:
+            bar.set_postfix(loss=f"{trace[done - min(window, n):done].mean():.4g}")
+            if tol > 0 and relative_change(trace[:done], window) < tol:
                 converged = done
                 break
-    return np.concatenate(losses), converged
+    return trace[:done], converged
 
 
 def schedule_factor(name: str, steps: int, cos: Callable[[Any], Any] = math.cos

@@ -76,6 +76,40 @@ def test_pyro_bootstrap_filter_matches_kalman():
     assert again.log_likelihood == res.log_likelihood  # seeded, reproducible
 
 
+def _pyro_guided(x_prev, y_t, p):
+    """A proposal between the transition and the observation (neither of them)."""
+    import pyro.distributions as pd
+
+    return pd.Normal(0.5 * (PHI * x_prev + y_t), 0.45)
+
+
+@pytest.mark.parametrize("proposal", ["optimal", "guided"])
+def test_pyro_guided_filters_match_kalman(proposal):
+    """Guided and locally optimal proposals on backend="pyro", as the JAX filters are tested."""
+    m = lgssm(T, phi=PHI).observe(y=Y)
+    chosen = _pyro_guided if proposal == "guided" else proposal
+    runs = [ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", num_particles=500, seed=s,
+                       proposal=chosen) for s in range(8)]
+    log_lik = np.array([r.log_likelihood for r in runs])
+    means = np.stack([r.filtering_mean for r in runs])
+    num_runs, sd = len(runs), log_lik.std(ddof=1)
+    assert abs(log_lik.mean() - KF.log_likelihood) < 5 * sd / np.sqrt(num_runs) + sd ** 2
+    se = means.std(axis=0, ddof=1) / np.sqrt(num_runs)
+    assert np.all(np.abs(means.mean(axis=0) - KF.means[:, 0]) < 5 * se + 1e-2)
+    boot = ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", num_particles=500, seed=0)
+    assert runs[0].ess.mean() > boot.ess.mean()  # a better proposal keeps more particles
+
+
+def test_pyro_user_proposal_equal_to_transition_reproduces_bootstrap():
+    import pyro.distributions as pd
+
+    m = lgssm(T, phi=PHI).observe(y=Y)
+    boot = ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", num_particles=100)
+    guided = ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", num_particles=100,
+                        proposal=lambda x_prev, y_t, p: pd.Normal(PHI * x_prev, p["q"]))
+    assert guided.log_likelihood == pytest.approx(boot.log_likelihood, rel=1e-12)
+
+
 def test_optimal_proposal_keeps_more_particles_than_bootstrap():
     m = lgssm(T, phi=PHI).observe(y=Y)
     _, _, ess_boot = _runs(m, 4, num_particles=200)
@@ -113,9 +147,7 @@ def test_proposal_shape_mismatch_is_a_shape_error():
 
 def test_filter_errors():
     m = lgssm(T, phi=PHI).observe(y=Y)
-    with pytest.raises(ppl.MethodError, match="bootstrap.*backend='numpyro'"):
-        ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", proposal="optimal")
-    with pytest.raises(ppl.MethodError, match="bootstrap.*backend='numpyro'"):
+    with pytest.raises(ppl.MethodError, match="must return a torch.*got NoneType"):
         ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", proposal=lambda *a: None)
     with pytest.raises(ppl.MethodError, match="smoothing.*backend='numpyro'"):
         ppl.filter(m, params={"q": Q, "r": R}, backend="pyro", smoothing_draws=10)

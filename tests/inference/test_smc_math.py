@@ -1,20 +1,35 @@
-"""Backend-shared SMC math: resampling schemes and the tempering bisection."""
+"""Backend-shared SMC math: resampling schemes, the tempering bisection, batched chains."""
 import numpy as np
 import pytest
+import scipy.stats as st
+import torch
 
+import ppl
+from inference.smc import chain_seeds, sample_chains
 from inference.smc.adapter import get_adapter
+from inference.smc.adapter_numpy import HOST
+from inference.smc.config import SMCConfig
 from inference.smc.estimates import ess_of, log_mean_exp
-from inference.smc.resampling import RESAMPLERS
+from inference.smc.resampling import RESAMPLERS, resample_each
 from inference.smc.tempering import next_temperature
+from inference.smc.torch_random import OutOfPlaceRandom
+from ppl.testing import normal_normal
+
+W = np.array([0.5, 0.25, 0.0, 0.125, 0.125])
+
+
+def _check_counts(counts, w, draws):
+    # Unbiased: mean counts within 4 binomial standard errors of N w.
+    se = np.sqrt(len(w) * w * (1 - w) / draws) + 1e-12
+    assert np.all(np.abs(counts / draws - len(w) * w) < 4 * se), (counts / draws, len(w) * w)
 
 
 @pytest.mark.parametrize("backend", ["numpyro", "pyro"])
 @pytest.mark.parametrize("scheme", sorted(RESAMPLERS))
 def test_resampling_counts(backend, scheme):
     xp = get_adapter(backend)
-    w = np.array([0.5, 0.25, 0.0, 0.125, 0.125])
     with np.errstate(divide="ignore"):
-        log_w = np.log(w)
+        log_w = np.log(W)
     counts = np.zeros(5)
     for seed in range(200):
         idx = xp.to_numpy(RESAMPLERS[scheme](xp, xp.key(seed), xp.asarray(log_w)))
@@ -22,21 +37,89 @@ def test_resampling_counts(backend, scheme):
         counts += c
         assert c[2] == 0 and c.sum() == 5
         if scheme == "systematic":  # each count is floor or ceil of N w
-            assert np.all(np.abs(c - 5 * w) < 1)
-    # Unbiased: mean counts within 4 binomial standard errors of N w.
-    se = np.sqrt(5 * w * (1 - w) / 200) + 1e-12
-    assert np.all(np.abs(counts / 200 - 5 * w) < 4 * se)
+            assert np.all(np.abs(c - 5 * W) < 1)
+    _check_counts(counts, W, 200)
 
 
-def test_next_temperature_keeps_target_ess():
-    log_lik = np.random.default_rng(0).normal(0, 10, size=1000)
-    beta = next_temperature(log_lik, 0.0, 0.5)
-    assert 0 < beta < 1
-    assert ess_of(beta * log_lik) == pytest.approx(500, rel=1e-3)
-    assert next_temperature(np.zeros(10), 0.3, 0.5) == 1.0
+def _adapter(backend):
+    return HOST if backend == "host" else get_adapter(backend)
+
+
+@pytest.mark.parametrize("backend", ["host", "numpyro", "pyro"])
+@pytest.mark.parametrize("scheme", sorted(RESAMPLERS))
+def test_batched_resampling_counts_per_chain(backend, scheme):
+    # Chain 1 has the weights reversed: each chain must resample from its own weights.
+    xp, rng = _adapter(backend), np.random.default_rng(5)
+    w = np.stack([W, W[::-1]])
+    with np.errstate(divide="ignore"):
+        log_w = xp.asarray(np.log(w))
+    counts = np.zeros((2, 5))
+    for _ in range(100):
+        idx = xp.to_numpy(resample_each(xp, scheme, xp.asarray(rng.random((2, 5))), log_w))
+        c = np.stack([np.bincount(row, minlength=5) for row in idx])
+        counts += c
+        assert c[0, 2] == 0 and c[1, 2] == 0 and np.all(c.sum(1) == 5)
+    for chain in range(2):
+        _check_counts(counts[chain], w[chain], 100)
+
+
+@pytest.mark.parametrize("backend", ["host", "numpyro", "pyro"])
+def test_next_temperature_keeps_target_ess_per_chain(backend):
+    xp = _adapter(backend)
+    rng = np.random.default_rng(0)
+    log_lik = np.stack([rng.normal(0, 10, 1000), rng.normal(0, 3, 1000), np.zeros(1000)])
+    log_lik[1, :10] = -np.inf  # dead particles: the step must still keep the ESS
+    beta = np.array([0.0, 0.2, 0.3])
+    new = xp.to_numpy(next_temperature(xp, xp.asarray(log_lik), xp.asarray(beta), 0.5))
+    for c in range(2):
+        assert beta[c] < new[c] < 1
+        w = np.where(np.isneginf(log_lik[c]), -np.inf, (new[c] - beta[c]) * log_lik[c])
+        assert ess_of(w) == pytest.approx(500, rel=1e-3)
+    assert new[2] == 1.0
 
 
 def test_log_mean_exp_standard_error():
     x = np.random.default_rng(1).normal(0, 0.1, size=400)
     est, se = log_mean_exp(x)
     assert abs(est - 0.005) < 4 * se and 0.001 < se < 0.01
+
+
+# Seeds under which the chains take different numbers of tempering steps.
+@pytest.mark.parametrize("backend,seed", [("numpyro", 0), ("pyro", 0)])
+def test_batched_chains_match_chains_run_alone(backend, seed):
+    # Each chain draws only from its own generator, and a finished chain is frozen, so
+    # running a chain beside others must give exactly what it gives alone.
+    y = np.random.default_rng(3).normal(1.0, 0.1, size=200)
+    program = ppl.compile(normal_normal(200, 0.1).observe(y=y), backend=backend)
+    cfg = SMCConfig(particles=60, chains=4, progress=False, seed=seed, mcmc_steps=2)
+    _, batch, xp = sample_chains(program, cfg)
+    steps = batch.steps
+    assert len(set(steps.tolist())) > 1, steps  # chains finish at different steps
+    for c in (int(np.argmin(steps)), int(np.argmax(steps))):
+        _, alone, _ = sample_chains(program, cfg, seeds=[chain_seeds(cfg)[c]])
+        np.testing.assert_allclose(xp.to_numpy(alone.particles.position)[0],
+                                   xp.to_numpy(batch.particles.position)[c], rtol=1e-10)
+        np.testing.assert_allclose(alone.records[:, 0], batch.records[:, c, :alone.steps[0]],
+                                   rtol=1e-10)
+        assert alone.steps[0] == steps[c]
+
+
+FILLS = {  # torch distribution (made under the test's float64 default) -> the law in scipy
+    "normal": (lambda: torch.distributions.Normal(1.0, 2.0), st.norm(1.0, 2.0)),
+    "half_cauchy": (lambda: torch.distributions.HalfCauchy(1.5), st.halfcauchy(scale=1.5)),
+    "exponential": (lambda: torch.distributions.Exponential(2.0), st.expon(scale=0.5)),
+    "laplace": (lambda: torch.distributions.Laplace(0.5, 1.0), st.laplace(0.5, 1.0)),
+    "log_normal": (lambda: torch.distributions.LogNormal(0.0, 0.5), st.lognorm(0.5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILLS))
+def test_out_of_place_fills_draw_the_same_law_under_vmap(name):
+    make_law, reference = FILLS[name]
+    law = make_law()
+    torch.manual_seed(0)
+    with OutOfPlaceRandom():
+        draws = torch.func.vmap(lambda _: law.sample(), randomness="different")(
+            torch.arange(4000)).numpy()
+    assert len(np.unique(draws)) == len(draws)  # one independent draw per batch member
+    assert st.kstest(draws, reference.cdf).pvalue > 1e-3
