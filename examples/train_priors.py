@@ -50,8 +50,11 @@ def _moons() -> np.ndarray:
 
 def _diffusion(data, steps, ckpt):
     from models import DiffusionPrior, MLPConfig
+    from models.diffusion_recipes import RECIPES
 
-    net = MLPConfig(data_dim=int(np.prod(data.shape[1:])), hidden_dim=128 if data.shape[1] == 2 else 256)
+    if data.shape[1] == 2:  # the benchmarked recipe (benchmarks/priors.py): cosine lr over the run
+        return DiffusionPrior.train(data, steps=steps, checkpoint_dir=ckpt, **RECIPES["moons_mlp"].train_kwargs(steps))
+    net = MLPConfig(data_dim=int(np.prod(data.shape[1:])), hidden_dim=256)
     return DiffusionPrior.train(data, steps=steps, formulation="edm", net=net, checkpoint_dir=ckpt, lr=2e-3)
 
 
@@ -71,11 +74,11 @@ def _vae(data, steps, ckpt):
 
 
 def _diffusion_unet(data, steps, ckpt):
-    from models import DiffusionPrior, UNetConfig
+    from models import DiffusionPrior
+    from models.diffusion_recipes import RECIPES
 
-    net = UNetConfig(image_shape=data.shape[1:], channels=(16, 32))
-    return DiffusionPrior.train(data, steps=steps, formulation="edm", net=net, checkpoint_dir=ckpt, lr=2e-3,
-                                batch_size=128)
+    # The benchmarked recipe (benchmarks/priors.py): UNet (16, 32), batch 128, cosine lr over the run.
+    return DiffusionPrior.train(data, steps=steps, checkpoint_dir=ckpt, **RECIPES["digits_unet"].train_kwargs(steps))
 
 
 def _vae_conv(data, steps, ckpt):

@@ -53,7 +53,7 @@ class DiffusionPrior:
     def train(cls, data, steps: int = 2000, batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
               formulation: Formulation | str = "vp", net: NetConfig | str = "mlp",
               ema_decay: float = 0.999, checkpoint_dir: Any = None, checkpoint_every: int = 500,
-              progress: bool = True, backend: str = "torch") -> "DiffusionPrior":
+              progress: bool = True, backend: str = "torch", lr_schedule: Any = None) -> "DiffusionPrior":
         """Fit a prior to data of shape (n, *event_shape) on ``backend`` (``"torch"`` or ``"jax"``).
 
         Checkpoints go to ``checkpoint_dir`` every ``checkpoint_every`` steps;
@@ -63,6 +63,7 @@ class DiffusionPrior:
         on ``backend`` too. ``net`` is a denoiser config (``MLPConfig``,
         ``UNetConfig``) or the name of one in ``models.nets.registry.NETS``
         (``"mlp"``, ``"unet"``), sized from the data's event shape.
+        ``lr_schedule`` (a ``models.training.LRSchedule``) scales ``lr`` by step.
         """
         from models.diffusion_task import DiffusionTask
         from models.training import TrainConfig, fit
@@ -74,7 +75,7 @@ class DiffusionPrior:
         if config.net.data_dim != flat.shape[1]:
             raise ValueError(f"net.data_dim={config.net.data_dim} but data has {flat.shape[1]} dims")
         train = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema_decay, seed=seed,
-                            checkpoint_every=checkpoint_every)
+                            checkpoint_every=checkpoint_every, lr_schedule=lr_schedule)
         result = fit((config.normalization.forward(flat).astype(np.float32),), DiffusionTask(config), train,
                      checkpoint_dir, progress, backend)
         prior = cls(config, result.ema, backend=backend)

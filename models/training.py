@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, Sequence
 
@@ -24,6 +25,49 @@ import numpy as np
 
 from ppl.errors import CheckpointError
 from models.train_state import TrainState, load_latest_train_state, save_train_state
+
+
+# Decay shapes of ``LRSchedule``: progress p in [0, 1] -> multiplier from 1 down to 0.
+LR_DECAYS = {"cosine": lambda p, xp: 0.5 * (1.0 + xp.cos(math.pi * p)),
+             "linear": lambda p, xp: 1.0 - p,
+             "constant": lambda p, xp: 1.0 + 0.0 * p}
+
+
+@dataclass(frozen=True)
+class LRSchedule:
+    """Learning-rate multiplier by step: linear warm-up, then a decay to ``final_fraction``.
+
+    The update that makes step k + 1 (k = 0, 1, ...) uses ``lr * factor(k)``;
+    the multiplier depends on k alone, so a resumed run follows it exactly.
+    Its horizon is ``decay_steps``, not ``TrainConfig.steps``, so extending a
+    run does not rewrite the past schedule (the multiplier stays at
+    ``final_fraction`` after ``decay_steps``).
+
+    Attributes:
+        decay_steps: step at which the decay ends (> warmup_steps).
+        warmup_steps: steps of the linear warm-up from lr / warmup_steps to lr.
+        shape: key of ``LR_DECAYS`` (``"cosine"``, ``"linear"``, ``"constant"``).
+        final_fraction: multiplier at and after ``decay_steps``.
+    """
+
+    decay_steps: int
+    warmup_steps: int = 0
+    shape: str = "cosine"
+    final_fraction: float = 0.0
+
+    def __post_init__(self):
+        if self.shape not in LR_DECAYS:
+            raise ValueError(f"unknown lr schedule shape {self.shape!r}; choose from {sorted(LR_DECAYS)}")
+        if not 0 <= self.warmup_steps < self.decay_steps or not 0.0 <= self.final_fraction <= 1.0:
+            raise ValueError(f"invalid LRSchedule: need 0 <= warmup_steps < decay_steps and final_fraction in "
+                             f"[0, 1], got {self.warmup_steps}, {self.decay_steps}, {self.final_fraction}")
+
+    def factor(self, step, xp=np):
+        """Multiplier of the base lr for the update after ``step`` steps (numpy or JAX scalar)."""
+        step = xp.asarray(step) * 1.0  # an integer count (optax's) becomes float
+        warm = xp.minimum((step + 1.0) / self.warmup_steps, 1.0) if self.warmup_steps else 1.0
+        progress = xp.clip((step - self.warmup_steps) / (self.decay_steps - self.warmup_steps), 0.0, 1.0)
+        return warm * (self.final_fraction + (1.0 - self.final_fraction) * LR_DECAYS[self.shape](progress, xp))
 
 
 @dataclass(frozen=True)
@@ -38,6 +82,7 @@ class TrainConfig:
         seed: seeds the network initialisation and all training randomness.
         grad_clip: max global gradient norm (None: no clipping).
         checkpoint_every: steps between checkpoints when a directory is given.
+        lr_schedule: multiplier of ``lr`` by step (None: constant ``lr``).
     """
 
     steps: int = 2000
@@ -47,12 +92,15 @@ class TrainConfig:
     seed: int = 0
     grad_clip: float | None = 1.0
     checkpoint_every: int = 500
+    lr_schedule: LRSchedule | None = None
 
     def resume_key(self) -> dict[str, Any]:
         """Settings a resumed run must share (steps / checkpoint_every may change)."""
         key = asdict(self)
         key.pop("steps")
         key.pop("checkpoint_every")
+        if key["lr_schedule"] is None:  # runs without a schedule keep resuming from older checkpoints
+            key.pop("lr_schedule")
         return key
 
 

@@ -28,7 +28,10 @@ from models.training import Task, TrainConfig, ema_rate
 
 def make_optimizer(train: TrainConfig) -> optax.GradientTransformation:
     """Adam as torch's defaults configure it, after optional global-norm clipping."""
-    adam = optax.adam(train.lr, b1=0.9, b2=0.999, eps=1e-8)
+    schedule = train.lr_schedule
+    # optax counts updates from 0, as the torch trainer counts steps: the same multiplier per update.
+    lr = train.lr if schedule is None else (lambda count: train.lr * schedule.factor(count, jnp))
+    adam = optax.adam(lr, b1=0.9, b2=0.999, eps=1e-8)
     return adam if train.grad_clip is None else optax.chain(optax.clip_by_global_norm(train.grad_clip), adam)
 
 
@@ -42,12 +45,13 @@ def make_step(task: Task, train: TrainConfig):
         hash(task)
     except TypeError:  # an unhashable task: compile for this run only
         return _build_step(task, train.batch_size, make_optimizer(train))
-    return _cached_step(task, train.batch_size, train.lr, train.grad_clip)
+    return _cached_step(task, train.batch_size, train.lr, train.grad_clip, train.lr_schedule)
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_step(task: Task, batch_size: int, lr: float, grad_clip: float | None):
-    return _build_step(task, batch_size, make_optimizer(TrainConfig(lr=lr, grad_clip=grad_clip)))
+def _cached_step(task: Task, batch_size: int, lr: float, grad_clip: float | None, lr_schedule: Any = None):
+    return _build_step(task, batch_size, make_optimizer(TrainConfig(lr=lr, grad_clip=grad_clip,
+                                                                    lr_schedule=lr_schedule)))
 
 
 def _build_step(task: Task, batch_size: int, optimizer: optax.GradientTransformation):
@@ -61,6 +65,19 @@ def _build_step(task: Task, batch_size: int, optimizer: optax.GradientTransforma
         return params, ema, opt_state, key, loss
 
     return jax.jit(step)
+
+
+@functools.lru_cache(maxsize=32)
+def _scan_steps(step):
+    """Jitted (carry, rates (k,), data) -> (carry, losses (k,)) running ``step`` k times."""
+    def run(carry, rates, data):
+        def body(carry, rate):
+            *carry, loss = step(*carry, rate, data)
+            return tuple(carry), loss
+
+        return jax.lax.scan(body, carry, rates)
+
+    return jax.jit(run)
 
 
 class JaxTrainer:
@@ -85,10 +102,23 @@ class JaxTrainer:
             self.params, self.ema, self.opt_state, self.key, rate, self.data)
         self.losses.append(float(loss))
 
+    def steps(self, count: int) -> None:
+        """``count`` steps in one compiled ``lax.scan`` (one dispatch instead of ``count``).
+
+        Same updates as ``count`` calls of ``step``; for short steps the
+        per-call dispatch and the loss transfer dominate, so epochs run faster.
+        """
+        first = len(self.losses) + 1
+        rates = jnp.asarray([ema_rate(self.decay, first + i) for i in range(count)], dtype=jnp.float32)
+        carry = (self.params, self.ema, self.opt_state, self.key)
+        (self.params, self.ema, self.opt_state, self.key), losses = _scan_steps(self._step)(carry, rates, self.data)
+        self.losses.extend(float(v) for v in np.asarray(losses))
+
     def restore(self, state: TrainState) -> None:
         self.params = _to_jax(state.weights)
         self.ema = _to_jax(state.ema)
         self.opt_state = _set_adam_state(self.opt_state, _unflatten_adam(self.names, state.optimizer))
+        self.opt_state = _set_schedule_count(self.opt_state, _adam_state(self.opt_state).count)
         self.key = jax.random.wrap_key_data(jnp.asarray(state.rng_state, dtype=jnp.uint32))
         self.losses = [float(v) for v in state.losses]
 
@@ -123,6 +153,13 @@ def _adam_state(opt_state: Any) -> optax.ScaleByAdamState:
 
 def _set_adam_state(opt_state: Any, adam: optax.ScaleByAdamState) -> Any:
     return jax.tree_util.tree_map(lambda n: adam if _is_adam(n) else n, opt_state, is_leaf=_is_adam)
+
+
+def _set_schedule_count(opt_state: Any, count: Any) -> Any:
+    """An lr schedule's own update count equals Adam's, so the checkpoint need not store it."""
+    is_schedule = lambda n: isinstance(n, optax.ScaleByScheduleState)  # noqa: E731
+    return jax.tree_util.tree_map(lambda n: optax.ScaleByScheduleState(count=count) if is_schedule(n) else n,
+                                  opt_state, is_leaf=is_schedule)
 
 
 def _flatten_adam(names: list[str], adam: optax.ScaleByAdamState) -> dict[str, np.ndarray]:

@@ -37,6 +37,10 @@ class TorchTrainer:
         loss.backward()
         if self.train.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.train.grad_clip)
+        if self.train.lr_schedule is not None:  # a function of the step alone: nothing to checkpoint
+            lr = self.train.lr * float(self.train.lr_schedule.factor(len(self.losses)))
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         self.optimizer.step()
         self.losses.append(float(loss.detach()))
         self._update_ema(ema_rate(self.train.ema_decay, len(self.losses)))
