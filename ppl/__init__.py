@@ -4,6 +4,8 @@ Importing ``ppl`` loads neither torch nor jax; a backend is imported when a
 model is compiled for it.
 """
 from . import constraints, ops
+from . import check  # noqa: F401 - ppl.check: SBC, TARP, C2ST, sbibm references
+from . import linops  # noqa: F401 - ppl.linops: linear operators for inverse problems
 from . import distributions as dist
 from .compiler import compile  # noqa: A004 - the natural name for the user
 from .errors import (CheckpointError, DuplicateSiteError, LoweringError, MethodError, ModelError,
@@ -38,6 +40,13 @@ def filter(model, params=None, backend="numpyro", **options):  # noqa: A001 - pp
     return particle_filter(model, params=params, backend=backend, **options)
 
 
+def amortize(model, observed=None, to="flow", simulations=10_000, backend="numpyro", **options):
+    """Trains an amortized posterior q(theta | x) (NPE / NPSE); see :func:`inference.amortized.amortize`."""
+    from inference.amortized import amortize as _amortize
+
+    return _amortize(model, observed=observed, to=to, simulations=simulations, backend=backend, **options)
+
+
 def predictive(model, posterior=None, num_samples=500, seed=0, backend="numpyro", device="cpu"):
     """Prior or posterior predictive draws; see :func:`inference.predictive`."""
     from inference import predictive as _predictive
@@ -49,7 +58,7 @@ def predictive(model, posterior=None, num_samples=500, seed=0, backend="numpyro"
 __all__ = [
     "CheckpointError", "DuplicateSiteError", "LoweringError", "MethodError", "Model",
     "ModelError", "ObservationError", "ParameterError", "PPLError", "Program", "ShapeError",
-    "compile", "constraints", "data", "deterministic", "dist", "evidence", "factor", "filter",
+    "amortize", "compile", "constraints", "data", "deterministic", "dist", "evidence", "factor", "filter",
     "infer", "markov", "model",
     "numeric", "ops", "param", "plate", "predictive", "sample",
 ]
