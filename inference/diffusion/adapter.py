@@ -26,7 +26,13 @@ def get_adapter(backend: str, device: str = "cpu") -> Any:
     * ``value_and_grad(fn)``: for ``fn(u) -> (value (n,), aux)`` with rows of
       ``u`` (n, d) independent, a function ``u -> (value, grad (n, d), aux)``;
     * ``stop_gradient(x)``; ``is_tracer(x)`` (a JAX tracer inside ``jit``);
-    * ``concat(arrays, axis)``.
+    * ``concat(arrays, axis)``;
+    * ``scan(body, carry, xs)``: ``body(carry, x) -> carry`` along the leading
+      axis of the pytree ``xs`` (``lax.scan`` on JAX, a loop on torch);
+    * ``jit_shared(fn)``: ``jit`` with the arrays ``fn`` closes over lifted to
+      arguments, so runs of the same structure share one compilation (JAX);
+    * ``compiles``: whether ``jit`` compiles (JAX) rather than returning the
+      function as is (torch).
     """
     module, cls = ADAPTERS[backend].split(":")
     return getattr(importlib.import_module(module), cls)(device)

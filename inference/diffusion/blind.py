@@ -76,6 +76,15 @@ def svd_log_lik(xp: Any, g: SVDGaussian, coords: Any, spread2: Any, noise_var: A
     return -0.5 * (quad + rest + g.m * LOG_2PI)
 
 
+def split_keys(adapter: Any, key: Any, n: int) -> list[Any]:
+    """n keys from ``key``, also for a traced JAX key (``adapter.split`` goes through numpy)."""
+    if adapter.name == "numpyro":
+        import jax
+
+        return list(jax.random.split(key, n))
+    return adapter.split(key, n)
+
+
 class NoisePrior(NamedTuple):
     """The prior of a blind problem's noise scale (data units)."""
 
@@ -136,16 +145,17 @@ def mh_noise(adapter: Any, key: Any, noise_var: Any, log_lik: Callable[[Any], An
     population still moves.
 
     Returns:
-        (noise_var (n, 1), log_lik at it (n,), mean acceptance rate).
+        (noise_var (n, 1), log_lik at it (n,), mean acceptance rate (a 0-d array)).
     """
     xp = adapter.xp
     log_sigma = xp.log(noise_sigma(noise_var, prior, xp))
-    step = max(2.38 * float(np.std(adapter.to_numpy(log_sigma))), 1e-2)
+    # No host round trip, so the moves trace inside a compiled SMC step.
+    step = xp.maximum(2.38 * xp.std(log_sigma), xp.asarray(1e-2, dtype=log_sigma.dtype))
     current = log_lik(noise_var)
     target = current + prior.log_prob(xp.exp(log_sigma)) + log_sigma
     accepted = 0.0
-    for move_key in adapter.split(key, moves):
-        k_step, k_accept = adapter.split(move_key, 2)
+    for move_key in split_keys(adapter, key, moves):
+        k_step, k_accept = split_keys(adapter, move_key, 2)
         n = log_sigma.shape[0]
         proposal = log_sigma + step * adapter.normal(k_step, (n,))
         proposal_var = xp.reshape((xp.exp(proposal) / prior.scale) ** 2, (n, 1))
@@ -156,5 +166,5 @@ def mh_noise(adapter: Any, key: Any, noise_var: Any, log_lik: Callable[[Any], An
         target = xp.where(accept, proposal_target, target)
         current = xp.where(accept, proposal_lik, current)
         noise_var = xp.where(accept[:, None], proposal_var, noise_var)
-        accepted += float(np.mean(adapter.to_numpy(accept)))
+        accepted = accepted + xp.mean(xp.astype(accept, log_sigma.dtype))
     return noise_var, current, accepted / max(moves, 1)

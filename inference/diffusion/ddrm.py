@@ -29,6 +29,7 @@ from ..registry import Capabilities, MethodSpec, register
 from .config import SamplerConfig
 from .driver import Kernel, run_kernel
 from .spectral import Spectral, make_spectral
+from .updates import positive_part
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ class DDRMContext(NamedTuple):
     problem: Any
     config: DDRMConfig
     obs: Spectral
-    noise: np.ndarray      # (r,) sigma_y / s_i, numpy
-    denoise: Any           # (u_t, t) -> u0_hat, compiled
+    noise: np.ndarray      # (r,) sigma_y / s_i, numpy (for init, at float times)
+    noise_array: Any       # the same as a backend array (for traced steps)
 
 
 class DDRMState(NamedTuple):
@@ -63,7 +64,7 @@ class DDRMState(NamedTuple):
 def prepare(problem: Any, cfg: DDRMConfig) -> DDRMContext:
     obs, view = make_spectral(problem, "ddrm"), problem.view
     noise = obs.sigma / np.asarray(view.adapter.to_numpy(obs.s), dtype=np.float64)
-    return DDRMContext(problem, cfg, obs, noise, view.jit(view.denoise, evaluations=1))
+    return DDRMContext(problem, cfg, obs, noise, view.adapter.asarray(noise))
 
 
 def _split_normal(ctx: DDRMContext, key: Any, n: int) -> tuple[Any, Any]:
@@ -73,38 +74,46 @@ def _split_normal(ctx: DDRMContext, key: Any, n: int) -> tuple[Any, Any]:
 
 
 def init(key: Any, ctx: DDRMContext, first: Any) -> DDRMState:
-    asarray, level = ctx.problem.view.adapter.asarray, first.sigma / first.alpha
-    z_c, z_null = _split_normal(ctx, key, ctx.config.draws)
-    near = level >= ctx.noise                                   # measurement less noisy than x_T
-    mean = asarray(np.where(near, 1.0, 0.0)) * ctx.obs.ybar
-    std = asarray(np.sqrt(np.where(near, level**2 - ctx.noise**2, level**2)))
-    return DDRMState(first.alpha * (ctx.obs.embed(mean + std * z_c) + level * z_null))
+    """DDRM's first draw where y is less noisy than x_T, the view's first draws elsewhere."""
+    view, level = ctx.problem.view, first.sigma / first.alpha
+    k_obs, k_prior = view.adapter.split(key, 2)
+    z_c, _ = _split_normal(ctx, k_obs, ctx.config.draws)
+    prior_u = view.initial(k_prior, ctx.config.draws, first)   # exact for a mixture
+    near = view.adapter.asarray(np.where(level >= ctx.noise, 1.0, 0.0))
+    observed = ctx.obs.ybar + view.adapter.asarray(np.sqrt(np.maximum(level**2 - ctx.noise**2, 0.0))) * z_c
+    coords = near * observed + (1.0 - near) * ctx.obs.coords(prior_u) / first.alpha
+    return DDRMState(first.alpha * ctx.obs.embed(coords) + ctx.obs.null_part(prior_u))
 
 
-def _observed_coefficients(ctx: DDRMContext, level_next: float) -> tuple[np.ndarray, ...]:
-    """Per-coordinate (weight of c0, weight of ybar, noise std) for the move to lambda_s."""
-    eta, eta_b, noise = ctx.config.eta, ctx.config.eta_b, ctx.noise
+def _observed_coefficients(ctx: DDRMContext, level_next: Any) -> tuple[Any, ...]:
+    """Per-coordinate (weight of c0, weight of ybar, noise std) (r,) for the move to lambda_s.
+
+    ``level_next`` is a float or a 0-d array (traced steps).
+    """
+    xp, eta, eta_b, noise = ctx.problem.view.xp, ctx.config.eta, ctx.config.eta_b, ctx.noise_array
+    ones = xp.ones_like(noise)
     below = level_next < noise                                  # diffusion less noisy than y
-    gain = math.sqrt(1.0 - eta**2) * level_next / np.where(below, noise, 1.0)
-    w_y = np.where(below, gain, eta_b)
-    std = np.where(below, eta * level_next, np.sqrt(np.maximum(level_next**2 - (eta_b * noise) ** 2, 0.0)))
+    gain = math.sqrt(1.0 - eta**2) * level_next / xp.where(below, noise, ones)
+    w_y = xp.where(below, gain, eta_b * ones)
+    std = xp.where(below, eta * level_next * ones,
+                   positive_part(level_next**2 - (eta_b * noise) ** 2) ** 0.5)
     return 1.0 - w_y, w_y, std
 
 
 def step(key: Any, ctx: DDRMContext, state: DDRMState, tr: Any) -> DDRMState:
-    """One DDRM move from ``tr.t`` to ``tr.t_next``."""
-    asarray, obs, eta = ctx.problem.view.adapter.asarray, ctx.obs, ctx.config.eta
-    u0 = ctx.denoise(state.u, asarray(tr.t))
+    """One DDRM move from ``tr.t`` to ``tr.t_next`` (one denoiser call; traceable)."""
+    obs, eta = ctx.obs, ctx.config.eta
+    u0 = ctx.problem.view.denoise(state.u, tr.t)
     level, level_next = tr.sigma / tr.alpha, tr.sigma_next / tr.alpha_next
     z_c, z_null = _split_normal(ctx, key, state.u.shape[0])
     keep = math.sqrt(1.0 - eta**2) * level_next / level
     null = obs.null_part(u0 + keep * (state.u / tr.alpha - u0)) + eta * level_next * z_null
-    w0, w_y, std = (asarray(a) for a in _observed_coefficients(ctx, level_next))
+    w0, w_y, std = _observed_coefficients(ctx, level_next)
     coords = w0 * obs.coords(u0) + w_y * obs.ybar + std * z_c
     return DDRMState(tr.alpha_next * (null + obs.embed(coords)))
 
 
-KERNEL = Kernel(prepare, init, step)
+KERNEL = Kernel(prepare, init, step, evaluations=1)
 
 
 def run_ddrm(program: Any, cfg: DDRMConfig) -> Any:

@@ -27,9 +27,9 @@ from typing import Any, NamedTuple
 from ppl.errors import MethodError
 
 from ..registry import Capabilities, MethodSpec, register
-from .blind import LOG_2PI, initial_noise_var, mh_noise, noise_prior, svd_gaussian, svd_log_lik
+from .blind import split_keys, LOG_2PI, initial_noise_var, mh_noise, noise_prior, svd_gaussian, svd_log_lik
 from .particles import SMCKernel, SMCSamplerConfig, run_smc_method
-from .updates import ancestral_std, ddim_step, initial_std
+from .updates import ancestral_std, ddim_step
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def mcgdiff_kernel(problem: Any, cfg: MCGdiffConfig) -> SMCKernel:
 
     def propose(key: Any, mean: Any, std: float, alpha: float, sigma: float, nv: Any):
         """Draw from N(mean, std^2) g(.) / Z and return (u, log Z) for g at (alpha, sigma)."""
-        k_free, k_obs = adapter.split(key, 2)
+        k_free, k_obs = split_keys(adapter, key, 2)
         n = mean.shape[0]
         z_mean, target = mean @ lin.V, alpha * lin.c / lin.s
         omega = alpha**2 * nv / lin.s**2 + sigma**2                       # (n|1, r)
@@ -75,9 +75,11 @@ def mcgdiff_kernel(problem: Any, cfg: MCGdiffConfig) -> SMCKernel:
     def init(key: Any, n: int, first: Any) -> tuple[MCGdiffState, Any]:
         k_u, k_noise = adapter.split(key, 2)
         nv = lin.noise_var if prior is None else initial_noise_var(adapter, prior, n, k_noise)
-        zero = xp.zeros((n, view.dim), dtype=adapter.dtype)
-        u, log_z = propose(k_u, zero, initial_std(first), first.alpha, first.sigma, nv)
-        return MCGdiffState(u, potential(u, first.alpha, first.sigma, nv), nv), log_z
+        # Exact draws of the first marginal (the view's), weighted by g there;
+        # g is nearly flat so early, so no adapted proposal is needed.
+        u = view.initial(k_u, n, first)
+        log_pot = potential(u, first.alpha, first.sigma, nv)
+        return MCGdiffState(u, log_pot, nv), log_pot
 
     def move_noise(key: Any, state: MCGdiffState, alpha: float, sigma: float, moves: int):
         lik = lambda nv: potential(state.u, alpha, sigma, nv)  # noqa: E731
@@ -85,7 +87,7 @@ def mcgdiff_kernel(problem: Any, cfg: MCGdiffConfig) -> SMCKernel:
         return state._replace(noise_var=nv, log_pot=log_pot)
 
     def step(key: Any, state: MCGdiffState, tr: Any, final: bool) -> tuple[MCGdiffState, Any]:
-        k_noise, k_prop = adapter.split(key, 2)
+        k_noise, k_prop = split_keys(adapter, key, 2)
         if prior is not None and cfg.noise_moves:
             state = move_noise(k_noise, state, tr.alpha, tr.sigma, cfg.noise_moves)
         mean = ddim_step(state.u, view.denoise(state.u, tr.t), 0.0, tr, 1.0)
@@ -99,7 +101,7 @@ def mcgdiff_kernel(problem: Any, cfg: MCGdiffConfig) -> SMCKernel:
             return state
         return move_noise(key, state, 1.0, 0.0, cfg.final_noise_moves)
 
-    return SMCKernel(init, step, finish, lin.log_scale, prior)
+    return SMCKernel(init, step, finish, lin.log_scale, prior, evaluations=(0, 1, 1))
 
 
 def run_mcgdiff(program: Any, cfg: MCGdiffConfig) -> Any:

@@ -25,7 +25,7 @@ from .blind import noise_sigma
 from .config import SamplerConfig
 from .problem import make_problem
 from .result import make_posterior
-from .updates import transitions
+from .updates import Transition, transitions
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,14 @@ class SMCSamplerConfig(SamplerConfig):
 class SMCKernel(NamedTuple):
     """A sampler's pure pieces; states are NamedTuples of (n, ...) arrays (or (1, ...) constants).
 
-    ``init(key, n, first) -> (state, log_increment (n,))``;
-    ``step(key, state, transition, final) -> (state, log_increment (n,))``;
+    ``init(key, n, first) -> (state, log_increment (n,))`` (runs eagerly);
+    ``step(key, state, transition, final) -> (state, log_increment (n,))``,
+    traceable: ``transition`` may hold 0-d arrays and ``final`` is static;
     ``finish(key, state) -> state`` after the last step (e.g. blind sigma moves);
     ``log_scale``: subtracted from the log evidence (diffusion -> data space);
-    ``noise``: the blind problem's NoisePrior, else None.
+    ``noise``: the blind problem's NoisePrior, else None;
+    ``evaluations``: denoiser calls of (init, a step, the final step), which
+    the driver adds to the view's NFE where the calls are traced (JAX).
     """
 
     init: Callable[..., Any]
@@ -68,6 +71,7 @@ class SMCKernel(NamedTuple):
     finish: Callable[..., Any]
     log_scale: float
     noise: Any
+    evaluations: tuple[int, int, int] = (0, 1, 1)
 
 
 class SMCRun(NamedTuple):
@@ -77,44 +81,105 @@ class SMCRun(NamedTuple):
     ess: np.ndarray       # (steps + 1,)
 
 
-def _reweight(adapter: Any, log_w: Any, increment: Any, step: int) -> tuple[Any, float]:
+class Carry(NamedTuple):
+    """What one SMC step passes to the next (all backend arrays)."""
+
+    state: Any
+    log_w: Any     # (n,) normalised log weights
+    log_z: Any     # () log evidence so far
+    ess: Any       # (steps + 1,) ESS after each reweighting, filled in as steps run
+
+
+def _reweight(xp: Any, adapter: Any, log_w: Any, increment: Any) -> tuple[Any, Any]:
+    """Normalised log weights and log sum_i W_i w_i (non-finite when every weight is 0)."""
     joint = log_w + increment
     total = adapter.logsumexp(joint)
-    if not np.isfinite(float(adapter.to_numpy(total))):
-        raise MethodError(f"every particle has weight zero (or NaN) at step {step}; the "
-                          "observation may be impossible under the prior")
-    return joint - total, float(adapter.to_numpy(total))
+    return joint - total, total
 
 
-def _ess(adapter: Any, log_w: Any) -> float:
-    return float(math.exp(-float(adapter.to_numpy(adapter.logsumexp(2 * log_w)))))
-
-
-def _resample(adapter: Any, key: Any, state: Any, log_w: Any) -> tuple[Any, Any]:
-    n = log_w.shape[0]
-    idx = systematic(adapter, key, log_w)
+def _maybe_resample(adapter: Any, key: Any, state: Any, log_w: Any, threshold: float) -> tuple[Any, Any]:
+    """Systematic resampling where ESS < threshold * n, branch-free (so it traces)."""
+    xp, n = adapter.xp, log_w.shape[0]
+    ess = xp.exp(-adapter.logsumexp(2 * log_w))
+    do = ess < threshold * n
+    idx = xp.where(do, systematic(adapter, key, log_w), xp.arange(n))
     fields = [f if getattr(f, "ndim", 0) < 1 or f.shape[0] != n else adapter.take(f, idx)
               for f in state]
-    return type(state)(*fields), adapter.xp.zeros_like(log_w) - math.log(n)
+    return type(state)(*fields), xp.where(do, xp.zeros_like(log_w) - math.log(n), log_w)
 
 
-def run_particles(adapter: Any, kernel: SMCKernel, key: Any, moves: list, n: int,
-                  cfg: SMCSamplerConfig, bar: Any) -> SMCRun:
+def _step_fn(adapter: Any, kernel: SMCKernel, cfg: SMCSamplerConfig, final: bool) -> Callable:
+    """carry, (index, resample key, step key, transition) -> carry: resample, move, reweight."""
+    xp = adapter.xp
+
+    def step(carry: Carry, xs: tuple) -> Carry:
+        i, k_res, k_step, tr = xs
+        state, log_w = _maybe_resample(adapter, k_res, carry.state, carry.log_w, cfg.ess_threshold)
+        state, increment = kernel.step(k_step, state, Transition(*tr), final)
+        log_w, dz = _reweight(xp, adapter, log_w, increment)
+        ess = xp.where(xp.arange(carry.ess.shape[0]) == i + 1,
+                       xp.exp(-adapter.logsumexp(2 * log_w)), carry.ess)
+        return Carry(state, log_w, carry.log_z + dz, ess)
+
+    return step
+
+
+def _scan(adapter: Any, body: Callable, carry: Any, xs: tuple) -> Any:
+    """``body`` along the leading axis of every array in ``xs``: lax.scan on JAX, a loop on torch."""
+    if adapter.name == "numpyro":
+        import jax
+
+        return jax.lax.scan(lambda c, x: (body(c, x), None), carry, xs)[0]
+    for j in range(len(xs[0])):
+        carry = body(carry, tuple(type(x)(*(f[j] for f in x)) if isinstance(x, tuple) else x[j]
+                                  for x in xs))
+    return carry
+
+
+class ChainRunner(NamedTuple):
+    """One chain's steps, compiled once (JAX) and shared by every chain of the run."""
+
+    middle: Callable   # carry, xs -> carry over steps 1 .. S-1
+    last: Callable     # carry, xs -> carry of the final step
+
+
+def chain_runner(adapter: Any, kernel: SMCKernel, cfg: SMCSamplerConfig) -> ChainRunner:
+    middle_step, last_step = (_step_fn(adapter, kernel, cfg, f) for f in (False, True))
+    return ChainRunner(adapter.jit(lambda c, xs: _scan(adapter, middle_step, c, xs)),
+                       adapter.jit(last_step))
+
+
+def _stacked(adapter: Any, moves: list) -> Transition:
+    """The transitions as (steps,) arrays (JAX: traced; torch: a list of floats per field)."""
+    if adapter.name != "numpyro":
+        return Transition(*(list(field) for field in zip(*moves)))
+    return Transition(*(adapter.asarray(np.asarray(f, dtype=np.float64)) for f in zip(*moves)))
+
+
+def run_particles(adapter: Any, kernel: SMCKernel, runner: ChainRunner, key: Any, moves: list,
+                  n: int, cfg: SMCSamplerConfig) -> SMCRun:
     """One SMC run of n particles along ``moves`` (the denoising transitions)."""
-    keys = adapter.split(key, 2 * len(moves) + 3)
-    state, increment = kernel.init(keys[0], n, moves[0])
-    log_w, log_z = _reweight(adapter, adapter.xp.zeros_like(increment) - math.log(n), increment, 0)
-    ess = [_ess(adapter, log_w)]
-    for i, move in enumerate(moves):
-        if ess[-1] < cfg.ess_threshold * n:
-            state, log_w = _resample(adapter, keys[2 * i + 1], state, log_w)
-        state, increment = kernel.step(keys[2 * i + 2], state, move, i == len(moves) - 1)
-        log_w, dz = _reweight(adapter, log_w, increment, i + 1)
-        log_z, ess = log_z + dz, ess + [_ess(adapter, log_w)]
-        bar.update(1)
+    xp, steps = adapter.xp, len(moves)
+    k_init, k_res, k_step, k_final, k_finish = adapter.split(key, 5)
+    state, increment = kernel.init(k_init, n, moves[0])
+    log_w, log_z = _reweight(xp, adapter, xp.zeros_like(increment) - math.log(n), increment)
+    ess = xp.zeros(steps + 1, dtype=log_w.dtype) + xp.exp(-adapter.logsumexp(2 * log_w))
+    carry, trs = Carry(state, log_w, log_z, ess), _stacked(adapter, moves)
+    keys = [adapter.split(k, steps) for k in (k_res, k_step)]
+    if steps > 1:
+        index = xp.arange(steps - 1) if adapter.name == "numpyro" else list(range(steps - 1))
+        middle = Transition(*(f[:-1] for f in trs))
+        carry = runner.middle(carry, (index, np.stack(keys[0][:-1]), np.stack(keys[1][:-1]), middle))
+    last = Transition(*(f[-1] for f in trs))
+    carry = runner.last(carry, (steps - 1, keys[0][-1], keys[1][-1], last))
+    log_z = float(adapter.to_numpy(carry.log_z))
+    if not np.isfinite(log_z):
+        raise MethodError("every particle got weight zero (or NaN) at some step; the "
+                          "observation may be impossible under the prior")
+    state, log_w = carry.state, carry.log_w
     if cfg.resample_final:
-        state, log_w = _resample(adapter, keys[-2], state, log_w)
-    return SMCRun(kernel.finish(keys[-1], state), log_w, log_z, np.array(ess))
+        state, log_w = _maybe_resample(adapter, k_final, state, log_w, 2.0)  # always
+    return SMCRun(kernel.finish(k_finish, state), log_w, log_z, adapter.to_numpy(carry.ess))
 
 
 def run_smc_method(program: Any, name: str, make_kernel: Callable[[Any, Any], SMCKernel],
@@ -123,12 +188,19 @@ def run_smc_method(program: Any, name: str, make_kernel: Callable[[Any, Any], SM
     from tqdm.auto import tqdm
 
     problem = make_problem(program, cfg.dtype, cfg.device)
-    kernel, adapter = make_kernel(problem, cfg), problem.view.adapter
-    moves = transitions(problem.view, cfg.num_steps)
+    kernel, adapter, view = make_kernel(problem, cfg), problem.view.adapter, problem.view
+    moves = transitions(view, cfg.num_steps)
+    runner = chain_runner(adapter, kernel, cfg)
     keys = adapter.split(adapter.key(cfg.seed), cfg.chains)
-    start = time.perf_counter()
-    with tqdm(total=cfg.chains * len(moves), disable=not cfg.progress, desc=name) as bar:
-        runs = [run_particles(adapter, kernel, k, moves, cfg.draws, cfg, bar) for k in keys]
+    start, runs = time.perf_counter(), []
+    with tqdm(total=cfg.chains, disable=not cfg.progress, desc=name) as bar:
+        for k in keys:
+            before = view.nfe
+            runs.append(run_particles(adapter, kernel, runner, k, moves, cfg.draws, cfg))
+            if adapter.name == "numpyro":  # traced calls are not counted by the view
+                init, each, final = kernel.evaluations
+                view.nfe = before + init + each * (len(moves) - 1) + final
+            bar.update(1)
     seconds = time.perf_counter() - start
     return _posterior(problem, name, cfg, kernel, runs, seconds)
 

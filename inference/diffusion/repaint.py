@@ -19,7 +19,7 @@ from ..registry import Capabilities, MethodSpec, register
 from .config import SamplerConfig
 from .driver import Kernel, run_kernel
 from .spectral import Spectral, make_spectral
-from .updates import Transition, ddim_step, initial_std, renoise, transition
+from .updates import Transition, ddim_step, renoise, transition
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,8 @@ def prepare(problem: Any, cfg: RePaintConfig) -> RePaintContext:
 
 
 def init(key: Any, ctx: RePaintContext, first: Transition) -> RePaintState:
-    view = ctx.problem.view
-    return RePaintState(initial_std(first) * view.adapter.normal(key, (ctx.config.draws, view.dim)))
+    # The view's own first draws: exact for a mixture on a grid that starts below t = 1.
+    return RePaintState(ctx.problem.view.initial(key, ctx.config.draws, first))
 
 
 def step(key: Any, ctx: RePaintContext, state: RePaintState, tr: Transition) -> RePaintState:

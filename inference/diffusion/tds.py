@@ -27,9 +27,9 @@ import numpy as np
 from ppl.errors import MethodError
 
 from ..registry import Capabilities, MethodSpec, register
-from .blind import initial_noise_var, mh_noise, noise_prior, svd_gaussian, svd_log_lik
+from .blind import split_keys, initial_noise_var, mh_noise, noise_prior, svd_gaussian, svd_log_lik
 from .particles import SMCKernel, SMCSamplerConfig, run_smc_method
-from .updates import ancestral_std, ddim_step, initial_std
+from .updates import ancestral_std, ddim_step
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def tds_kernel(problem: Any, cfg: TDSConfig) -> SMCKernel:
     def init(key: Any, n: int, first: Any) -> tuple[TDSState, Any]:
         k_u, k_noise = adapter.split(key, 2)
         nv = noise_var if prior is None else initial_noise_var(adapter, prior, n, k_noise)
-        u = initial_std(first) * adapter.normal(k_u, (n, view.dim))
+        u = view.initial(k_u, n, first)
         state = twisted(u, first.t, _spread2(cfg, v0, first.alpha, first.sigma), nv)
         return state, state.log_twist
 
@@ -115,7 +115,7 @@ def tds_kernel(problem: Any, cfg: TDSConfig) -> SMCKernel:
         return state._replace(noise_var=nv, log_twist=log_twist)
 
     def step(key: Any, state: TDSState, tr: Any, final: bool) -> tuple[TDSState, Any]:
-        k_noise, k_z = adapter.split(key, 2)
+        k_noise, k_z = split_keys(adapter, key, 2)
         if prior is not None and cfg.noise_moves:
             state = move_noise(k_noise, state, _spread2(cfg, v0, tr.alpha, tr.sigma), cfg.noise_moves)
         std, g = ancestral_std(tr, 1.0), state.grad
@@ -134,7 +134,7 @@ def tds_kernel(problem: Any, cfg: TDSConfig) -> SMCKernel:
             return state
         return move_noise(key, state, None, cfg.final_noise_moves)
 
-    return SMCKernel(init, step, finish, log_scale, prior)
+    return SMCKernel(init, step, finish, log_scale, prior, evaluations=(1, 1, 0))
 
 
 def run_tds(program: Any, cfg: TDSConfig) -> Any:

@@ -40,20 +40,49 @@ def transitions(view: Any, num_steps: int) -> list[Transition]:
     return [transition(view, a, b) for a, b in zip(times[:-1], times[1:])]
 
 
-def ancestral_std(tr: Transition, eta: float) -> float:
-    """Std of the fresh noise of a DDIM(eta) step (0 at the last step, where sigma_next = 0)."""
-    if tr.sigma_next <= 0.0:
-        return 0.0
+def positive_part(x: Any) -> Any:
+    """max(x, 0) for floats and backend arrays alike (no branch, so it traces under jit)."""
+    return (x + abs(x)) / 2
+
+
+def ancestral_std(tr: Transition, eta: float) -> Any:
+    """Std of the fresh noise of a DDIM(eta) step (0 at the last step, where sigma_next = 0).
+
+    Branch-free, so ``tr`` may hold floats or 0-d arrays (traced steps).
+    """
     ratio = (tr.sigma_next * tr.alpha / (tr.alpha_next * tr.sigma)) ** 2
-    return eta * tr.sigma_next * math.sqrt(max(1.0 - ratio, 0.0))
+    return eta * tr.sigma_next * positive_part(1.0 - ratio) ** 0.5
 
 
 def ddim_step(u_t: Any, u0_hat: Any, z: Any, tr: Transition, eta: float) -> Any:
-    """u at ``tr.t_next`` from u_t (n, d), the denoised u0_hat (n, d) and normals z (n, d)."""
+    """u at ``tr.t_next`` from u_t (n, d), the denoised u0_hat (n, d) and normals z (n, d).
+
+    ``tr`` may hold floats or 0-d arrays (traced steps).
+    """
     std = ancestral_std(tr, eta)
     eps_hat = (u_t - tr.alpha * u0_hat) / tr.sigma
-    keep = math.sqrt(max(tr.sigma_next**2 - std**2, 0.0))
+    keep = positive_part(tr.sigma_next**2 - std**2) ** 0.5
     return tr.alpha_next * u0_hat + keep * eps_hat + std * z
+
+
+def trusted(shift: Any, tr: Transition, radius: float, variance: Any, xp: Any) -> Any:
+    """``shift`` (n, d) with each row's norm shrunk to at most radius * r_t sqrt(d).
+
+    A guidance correction of the denoised estimate is a gradient step of size
+    ~ r_t^2, r_t^2 = v lambda_t^2 / (v + lambda_t^2) the variance of u_0 given
+    u_t under a N(0, v) prior (lambda = sigma / alpha, v = ``variance``, the
+    prior's per-coordinate variance); on a sharp likelihood, or through an
+    inexact network Jacobian at high noise, it overshoots and the overshoot
+    grows geometrically over the steps. r_t sqrt(d) is the typical distance of
+    u_0 from its estimate, so a longer correction leaves the Gaussian
+    approximation the guidance rests on. Pass ``variance`` as a backend array
+    made outside ``jit`` so that it is an argument of compiled programs, not
+    a constant of them (see ``jit_shared``).
+    """
+    level2 = (tr.sigma / tr.alpha) ** 2
+    limit = radius * (variance * level2 / (variance + level2) * shift.shape[1]) ** 0.5
+    norm = xp.sqrt(xp.sum(shift**2, axis=1, keepdims=True))
+    return shift / (1.0 + positive_part(norm / limit - 1.0))
 
 
 def renoise(u_s: Any, z: Any, tr: Transition) -> Any:

