@@ -132,6 +132,15 @@ def worker_main(payload: dict[str, Any]) -> None:
     kind = CONTENDERS[payload["job"]["contender"]].kind
     job = (SMCJob if kind == "smc" else SVIJob)(**payload["job"])
     contender = CONTENDERS[job.contender]
+    if "numpyro" in contender.name.split("-"):  # read when JAX starts its CPU backend
+        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    if "pyro" in contender.name.split("-"):
+        # One intra-op thread, as PyMC's compiled graphs and JAX's small ops
+        # effectively run: torch's default pool only adds hand-offs on these
+        # tiny tensors and makes timings swing with the machine's load.
+        import torch
+
+        torch.set_num_threads(1)
     contender.prepare()
     rss_imported = common.peak_rss_mb()
     result = _smc_job(job, payload) if kind == "smc" else _svi_job(job)

@@ -129,7 +129,8 @@ def markdown(doc: dict[str, Any], s: Any) -> str:
         "**Versions**: " + ", ".join(f"{k} {v}" for k, v in doc["versions"].items()) + ".\n",
         f"**Settings**: SMC {s.particles} particles × {s.smc_chains} independent runs for every "
         f"contender (ppl: adaptive tempering, RWM moves, ESS target 0.5; PyMC: default IMH "
-        f"kernel), {s.smc_repeats} measurement(s) per worker; SVI AutoNormal guide, "
+        f"kernel), {s.smc_repeats} measurement(s) per worker, one intra-op thread in "
+        f"every ppl and hand-written worker (torch, XLA); SVI AutoNormal guide, "
         f"Trace_ELBO with 1 particle, Adam lr {s.learning_rate} constant, NumPyro contenders "
         f"{s.svi_steps} steps (short run {s.svi_short_steps}), Pyro contenders "
         f"{s.pyro_svi_steps} (short {s.pyro_svi_short_steps}), {s.svi_draws} guide draws; seed "
