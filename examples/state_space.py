@@ -102,9 +102,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         print(f"{name:>10}: log-likelihood {report[name]['log_likelihood']:9.3f}{extra}")
     options = dict(chains=args.chains, warmup=args.warmup, draws=args.draws, seed=args.seed)
     if args.method == "pmmh":
-        if args.backend != "numpyro":
-            parser.error("pmmh runs on --backend numpyro; use --method nuts for pyro")
-        post = ppl.infer(model, method="pmmh", num_particles=min(args.particles, 200), **options)
+        post = ppl.infer(model, method="pmmh", backend=args.backend,
+                         num_particles=min(args.particles, 200), **options)
     else:
         post = ppl.infer(model, method="nuts", backend=args.backend, progress=args.progress,
                          **options)

@@ -19,6 +19,7 @@ from numpyro.distributions.transforms import biject_to
 from ..posterior import Posterior
 from . import kernels
 from .config import PMMHConfig
+from .pmmh_common import adapt_rates, adapted_log_step, make_posterior
 from .ssm import StateSpace, state_space, unconstrained_log_density, unconstrained_shapes, walk_statics
 
 
@@ -65,7 +66,7 @@ def step(key: Any, state: PMMHState, log_target: Callable, adapt_rate: Any,
     value, log_lik = log_target(k_filter, proposal)
     accept_prob = jnp.exp(jnp.minimum(0.0, value - state.log_target))
     accepted = jax.random.uniform(k_accept) < accept_prob
-    log_step = state.log_step_size + adapt_rate * (accept_prob - target_accept)
+    log_step = adapted_log_step(state.log_step_size, adapt_rate, accept_prob, target_accept)
     new = PMMHState(jnp.where(accepted, proposal, state.position),
                     jnp.where(accepted, value, state.log_target),
                     jnp.where(accepted, log_lik, state.log_likelihood), log_step)
@@ -95,7 +96,7 @@ def run_pmmh(program: Any, cfg: PMMHConfig) -> Posterior:
     shapes = unconstrained_shapes(ssm)
     log_target = make_log_target(ssm, cfg, shapes)
     total = cfg.warmup + cfg.draws
-    rates = jnp.where(jnp.arange(total) < cfg.warmup, 1.0 / jnp.sqrt(1.0 + jnp.arange(total)), 0.0)
+    rates = jnp.asarray(adapt_rates(cfg))
 
     def one_chain(key: Any, position: Any) -> tuple[PMMHState, PMMHInfo]:
         k_init, k_run = jax.random.split(key)
@@ -120,15 +121,5 @@ def run_pmmh(program: Any, cfg: PMMHConfig) -> Posterior:
         lambda flat: unconstrained_log_density(ssm, flat, shapes)[0])))
     samples = {k: np.asarray(v) for k, v in constrain(trace).items()}
     kept = jax.tree_util.tree_map(lambda a: np.asarray(a)[:, cfg.warmup:], info)
-    stats = {"acceptance_rate": kept.accepted.astype(float),
-             "log_likelihood": kept.log_likelihood, "lp": kept.log_target}
-    notes = []
-    rate = float(stats["acceptance_rate"].mean())
-    if rate < 0.05:
-        notes.append(f"PMMH accepted only {rate:.1%} of proposals; the PF likelihood may be "
-                     "too noisy (raise num_particles) or step_size too large")
-    return Posterior(samples=samples, sample_stats=stats, method="pmmh",
-                     backend=program.backend_name, config=cfg, timings={"sampling": sampling},
-                     program=program, notes=notes,
-                     extras={"step_size": np.exp(np.asarray(final.log_step_size)),
-                             "acceptance_rate": stats["acceptance_rate"].mean(axis=1)})
+    return make_posterior(program, cfg, samples, kept.accepted, kept.log_likelihood,
+                          kept.log_target, np.exp(np.asarray(final.log_step_size)), sampling)

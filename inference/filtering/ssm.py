@@ -1,7 +1,7 @@
 """A model's state-space structure, read from its IR for particle filters.
 
 The static part is evaluated with the compiled program's backend: JAX for
-the NumPyro filters and PMMH, torch for the Pyro bootstrap filter.
+the NumPyro filters and PMMH, torch for the Pyro filters and PMMH.
 
 A filterable model has one ``ppl.markov`` block, static sites outside it
 (latents, data, parameters, deterministics), and observed sites inside the
@@ -54,8 +54,8 @@ class StateSpace(NamedTuple):
 def state_space(program: Any, backends: tuple[str, ...] = ("numpyro",)) -> StateSpace:
     """Reads the state-space structure of a compiled program; MethodError if none.
 
-    ``backends``: the program backends the caller can run (PMMH and guided
-    filters: NumPyro only; the bootstrap filter also runs on Pyro).
+    ``backends``: the program backends the caller can run (filters and PMMH
+    run on both; backward smoothing is NumPyro only).
     """
     graph, name = program.graph, program.graph.graph.get("name")
     if program.backend_name not in backends:

@@ -19,12 +19,16 @@ def eight_schools_posterior(request):
     import jax
     import torch
 
+    old_x64, old_dtype = jax.config.jax_enable_x64, torch.get_default_dtype()
     jax.config.update("jax_enable_x64", True)
     torch.set_default_dtype(torch.float64)
     m = testing.eight_schools_noncentered(SIGMA).observe(y=Y)
     draws = 200 if request.param == "pyro" else 500
-    return m, ppl.infer(m, backend=request.param, chains=2, warmup=draws, draws=draws, seed=3,
-                        progress=False)
+    yield m, ppl.infer(m, backend=request.param, chains=2, warmup=draws, draws=draws, seed=3,
+                       progress=False)
+    # Module-scoped: restore the defaults so later modules on this worker run as they expect.
+    jax.config.update("jax_enable_x64", old_x64)
+    torch.set_default_dtype(old_dtype)
 
 
 def test_inference_data_groups_and_dims(eight_schools_posterior):
