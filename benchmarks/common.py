@@ -152,6 +152,18 @@ def write_atomic(path: Path, text: str) -> None:
     atomic_write_text(str(path), text)
 
 
+def write_results(out_dir: Path, stem: str, doc: Any, markdown: str, echo: bool = True,
+                  json_default: Any = None) -> None:
+    """Writes ``stem.json`` (``doc``) and ``stem.md`` under ``out_dir`` atomically; prints the markdown.
+
+    ``json_default`` converts values json cannot (e.g. ``float`` for numpy scalars).
+    """
+    write_atomic(Path(out_dir) / f"{stem}.json", json.dumps(doc, indent=2, default=json_default) + "\n")
+    write_atomic(Path(out_dir) / f"{stem}.md", markdown)
+    if echo:
+        print(markdown)
+
+
 def add_selection_flags(parser: Any, problems: dict[str, Any], contenders: dict[str, Any]) -> None:
     """The flags every side-by-side benchmark shares: what to run, where to write."""
     parser.add_argument("--models", default=",".join(problems), help="comma-separated problems")

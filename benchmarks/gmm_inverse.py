@@ -223,9 +223,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = run_all(settings)
     report = build_report(settings, rows, wall_s=time.perf_counter() - start,
                           load=(load_before, os.getloadavg()))
-    common.write_atomic(args.out / "gmm_inverse.json", json.dumps(report["json"], indent=2, default=float) + "\n")
-    common.write_atomic(args.out / "gmm_inverse.md", report["markdown"])
-    print(report["markdown"])
+    common.write_results(args.out, "gmm_inverse", report["json"], report["markdown"], json_default=float)
     return report
 
 

@@ -259,9 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     results = run_all(settings)
     results["load_average"] = {"start": load_before, "end": os.getloadavg()}
     report = build_report(settings, results, wall_s=time.perf_counter() - start)
-    common.write_atomic(args.out / "nuts.json", json.dumps(report["json"], indent=2) + "\n")
-    common.write_atomic(args.out / "nuts.md", report["markdown"])
-    print(report["markdown"])
+    common.write_results(args.out, "nuts", report["json"], report["markdown"])
 
 
 if __name__ == "__main__":

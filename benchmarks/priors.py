@@ -464,8 +464,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _versus_mixture(training, report["digits_fd_reference"])
     out = Path(args.out)
     suffix = "_quick" if args.quick else ""
-    common.write_atomic(out / f"priors{suffix}.json", json.dumps(report, indent=2) + "\n")
-    common.write_atomic(out / f"priors{suffix}.md", markdown(report))
+    common.write_results(out, f"priors{suffix}", report, markdown(report), echo=False)
     print(markdown(report))
     return report
 

@@ -175,9 +175,7 @@ def main(argv: list[str] | None = None) -> None:
             "versions": common.library_versions(LIBRARIES), "revision": common.git_revision(),
             "settings": dataclasses.asdict(settings)}
     report = build_report(settings, rows, meta, load_tasks().TASKS)
-    common.write_atomic(args.out / "sbi.json", json.dumps({**meta, "runs": rows}, indent=2) + "\n")
-    common.write_atomic(args.out / "sbi.md", report)
-    print(report)
+    common.write_results(args.out, "sbi", {**meta, "runs": rows}, report)
 
 
 if __name__ == "__main__":

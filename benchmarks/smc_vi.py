@@ -254,9 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = run_all(settings)
     results = {"runs": rows, "load_average": {"start": load_before, "end": os.getloadavg()}}
     report = build_report(settings, results, wall_s=time.perf_counter() - start)
-    common.write_atomic(args.out / "smc_vi.json", json.dumps(report["json"], indent=2) + "\n")
-    common.write_atomic(args.out / "smc_vi.md", report["markdown"])
-    print(report["markdown"])
+    common.write_results(args.out, "smc_vi", report["json"], report["markdown"])
 
 
 if __name__ == "__main__":
