@@ -5,13 +5,18 @@ Usage::
     PYTHONPATH=. python -m benchmarks.sbi                 # full: 5 tasks x 10^3..10^5 (hours)
     PYTHONPATH=. python -m benchmarks.sbi --quick         # 10^3 simulations, two tasks
     PYTHONPATH=. python -m benchmarks.sbi --models two_moons --budgets 10000 --observations 10
+    PYTHONPATH=. python -m benchmarks.sbi --c2st-engine sklearn   # sklearn's own MLP (slow in 10-d)
+    PYTHONPATH=. python -m benchmarks.sbi --score-jobs 1   # C2ST in the background, next to training
 
 For each task (``examples/sbibm_tasks.py``), simulation budget and
 contender, one fresh worker process trains on the budget, draws posterior
 samples at sbibm observations 1..k and scores them with C2ST against
 sbibm's reference posterior samples (``ppl.check.c2st``: z-scored, MLP with
 two layers of 10 x dim units, 5-fold cross-validation, sbibm's definition),
-averaged over the k observations (sbibm averages 10). Reported: C2ST,
+averaged over the k observations (sbibm averages 10). The classifier is
+trained by ``--c2st-engine jax`` (default: sklearn's adam MLP re-expressed as
+one compiled loop per fold, ``ppl.check.c2st_jax``; 2-3x less CPU) or
+``sklearn``. Reported: C2ST,
 training wall time (simulation and sampling excluded), peak memory (VmHWM of
 the worker after training and sampling). Targets: sbibm's published NPE
 C2ST at 10^4 simulations, and sbi's NPE in the same run. Writes ``sbi.json``
@@ -57,6 +62,8 @@ class BenchSettings:
         observations: sbibm observations 1..k scored per run.
         draws: posterior draws per observation.
         c2st_draws: draws of each side C2ST compares (sbibm: 10 000).
+        c2st_engine: ``"jax"`` or ``"sklearn"`` (``ppl.check.c2st``).
+        score_jobs: processes scoring C2ST in the background (0: each worker scores its own draws).
         seed: seed of simulations, training and sampling.
         timeout_s: limit per worker process.
         quick: smoke-run sizes.
@@ -68,6 +75,8 @@ class BenchSettings:
     observations: int
     draws: int
     c2st_draws: int
+    c2st_engine: str = "jax"
+    score_jobs: int = 0
     seed: int = 0
     timeout_s: float = 3600.0
     quick: bool = False
@@ -82,6 +91,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--draws", type=int, default=None, help="posterior draws per observation")
     parser.add_argument("--c2st-draws", dest="c2st_draws", type=int, default=None,
                         help="samples per side in C2ST (sbibm: 10000)")
+    parser.add_argument("--c2st-engine", dest="c2st_engine", choices=("jax", "sklearn"), default="jax",
+                        help="trainer of C2ST's classifier (the same MLP and algorithm)")
+    parser.add_argument("--score-jobs", dest="score_jobs", type=int, default=0,
+                        help="score C2ST in this many background processes while the next contender trains")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per worker")
     return parser.parse_args(argv)
@@ -95,21 +108,38 @@ def settings_from(args: argparse.Namespace) -> BenchSettings:
                          budgets=tuple(int(b) for b in s["budgets"].split(",")),
                          contenders=common.select_names(args.only, CONTENDERS),
                          observations=s["observations"], draws=s["draws"],
-                         c2st_draws=min(s["c2st_draws"], s["draws"]), seed=args.seed,
+                         c2st_draws=min(s["c2st_draws"], s["draws"]), c2st_engine=args.c2st_engine,
+                         score_jobs=args.score_jobs, seed=args.seed,
                          timeout_s=args.timeout, quick=args.quick)
 
 
 # -- worker side ---------------------------------------------------------------------------------
 def worker_main(payload: dict[str, Any]) -> None:
-    """Trains, samples, records peak memory, then scores (C2ST is not the contender's memory)."""
+    """Trains, samples, records peak memory, then scores (C2ST is not the contender's memory).
+
+    With ``payload["draws_file"]`` the draws are saved there for the parent's scoring pool instead.
+    """
     job = SBIJob(**{**payload["job"], "observations": tuple(payload["job"]["observations"])})
     outcome = CONTENDERS[job.contender].run(job)
-    peak = common.peak_rss_mb()
-    scores = {k: score(job, k, draws) for k, draws in outcome.draws.items()}
     result = {"training_s": outcome.training_s, "sampling_s": outcome.sampling_s,
-              "peak_rss_mb": peak, "c2st_per_observation": scores,
-              "c2st": float(np.mean(list(scores.values()))), **outcome.info}
+              "peak_rss_mb": common.peak_rss_mb(), **outcome.info}
+    if payload.get("draws_file"):
+        np.savez(payload["draws_file"], **{str(k): v for k, v in outcome.draws.items()})
+    else:
+        result.update(score_all(job, outcome.draws))
     common.write_atomic(Path(payload["result_file"]), json.dumps(result))
+
+
+def score_all(job: SBIJob, draws: dict[int, np.ndarray]) -> dict[str, Any]:
+    scores = {k: score(job, k, d) for k, d in draws.items()}
+    return {"c2st_per_observation": scores, "c2st": float(np.mean(list(scores.values())))}
+
+
+def score_file(job_fields: dict[str, Any], draws_file: str) -> dict[str, Any]:
+    """``score_all`` on draws saved by a worker (runs in the parent's scoring pool)."""
+    job = SBIJob(**{**job_fields, "observations": tuple(job_fields["observations"])})
+    with np.load(draws_file) as saved:
+        return score_all(job, {int(k): saved[k] for k in saved.files})
 
 
 def score(job: SBIJob, observation: int, draws: np.ndarray) -> float:
@@ -120,13 +150,19 @@ def score(job: SBIJob, observation: int, draws: np.ndarray) -> float:
     draws = np.asarray(draws, dtype=float)[: job.c2st_draws]
     if not np.all(np.isfinite(draws)):
         return 1.0  # non-finite draws are trivially told apart
-    return c2st(reference, draws, seed=job.seed)
+    return c2st(reference, draws, seed=job.seed, engine=job.c2st_engine)
 
 
 # -- parent side ----------------------------------------------------------------------------------
 def run_all(settings: BenchSettings) -> list[dict[str, Any]]:
-    """Every (task, budget, contender), one fresh worker each; sbi shares one simulation file."""
-    rows = []
+    """Every (task, budget, contender), one fresh worker each; sbi shares one simulation file.
+
+    With ``settings.score_jobs`` > 0, workers only train and sample (one at a time, so
+    training times stay comparable) while a pool of that many processes scores the
+    saved draws of earlier workers in the background.
+    """
+    rows, pending = [], []
+    pool = _scoring_pool(settings.score_jobs)
     with tempfile.TemporaryDirectory(prefix="ppl-sbi-") as tmp:
         for task in settings.tasks:
             for budget in settings.budgets:
@@ -134,15 +170,34 @@ def run_all(settings: BenchSettings) -> list[dict[str, Any]]:
                 if any(c.startswith("sbi") for c in settings.contenders):
                     simulate_to_file(task, budget, settings.seed, sims)
                 for name in settings.contenders:
-                    rows.append(run_one(name, task, budget, settings, Path(tmp), sims))
+                    row, job = run_one(name, task, budget, settings, Path(tmp), sims, pool is not None)
+                    rows.append(row)
+                    if pool is not None and "draws_file" in row:
+                        pending.append((row, pool.submit(score_file, dataclasses.asdict(job),
+                                                         row.pop("draws_file"))))
+        for row, future in pending:
+            row.update(future.result())
+            _log(row)
+    if pool is not None:
+        pool.shutdown()
     return rows
 
 
+def _scoring_pool(jobs: int):
+    if jobs < 1:
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: the parent has initialised JAX (simulations), which must not be forked.
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
 def run_one(name: str, task: str, budget: int, settings: BenchSettings, tmp: Path,
-            sims: Path) -> dict[str, Any]:
+            sims: Path, defer_scoring: bool = False) -> tuple[dict[str, Any], SBIJob]:
     contender = CONTENDERS[name]
     job = SBIJob(name, task, budget, tuple(range(1, settings.observations + 1)), settings.draws,
-                 settings.c2st_draws, settings.seed, str(sims))
+                 settings.c2st_draws, settings.seed, str(sims), settings.c2st_engine)
     row = {"task": task, "simulations": budget, "contender": name, "label": contender.label,
            "method": contender.method}
     start = time.perf_counter()
@@ -150,14 +205,23 @@ def run_one(name: str, task: str, budget: int, settings: BenchSettings, tmp: Pat
             contender.requires] == "not installed":
         result = {"error": f"{contender.requires} is not installed"}
     else:
-        payload = {"job": dataclasses.asdict(job), "result_file": str(tmp / f"{task}-{budget}-{name}.json")}
+        stem = tmp / f"{task}-{budget}-{name}"
+        payload = {"job": dataclasses.asdict(job), "result_file": f"{stem}.json",
+                   "draws_file": f"{stem}-draws.npz" if defer_scoring else ""}
         result = common.run_worker("benchmarks.sbi", payload, settings.timeout_s)
+        if defer_scoring and "error" not in result:
+            result["draws_file"] = payload["draws_file"]
     row.update(result, wall_s=time.perf_counter() - start)
+    if "draws_file" not in row:
+        _log(row)
+    return row, job
+
+
+def _log(row: dict[str, Any]) -> None:
     detail = ("ERROR " + row["error"]) if "error" in row else (
         f"C2ST {row['c2st']:.3f}, training {row['training_s']:.1f} s, peak {row['peak_rss_mb']:.0f} MiB")
-    print(f"[{row['wall_s']:6.1f} s] {task:16s} {budget:>7d} {name:13s} {detail}",
-          file=sys.stderr, flush=True)
-    return row
+    print(f"[{row['wall_s']:6.1f} s] {row['task']:16s} {row['simulations']:>7d} {row['contender']:13s} "
+          f"{detail}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,6 +36,7 @@ class SBIJob:
     c2st_draws: int
     seed: int
     simulations_file: str = ""
+    c2st_engine: str = "jax"
 
 
 @dataclass(frozen=True)
@@ -67,20 +68,27 @@ def load_tasks():
     return sys.modules[name]
 
 
-def _ppl(to: str, backend: str) -> Callable[[SBIJob], Outcome]:
+def _ppl(to: str, backend: str, **options) -> Callable[[SBIJob], Outcome]:
+    """ppl's amortized posterior; ``options`` override fields of the default config."""
+
     def run(job: SBIJob) -> Outcome:
+        import dataclasses
+
         import ppl
+        from inference.amortized.config import CONFIGS
         from ppl.check import load_reference
 
         task = load_tasks().TASKS[job.task]
+        config = dataclasses.replace(CONFIGS[to](), **options)
         q = ppl.amortize(task.build(), observed=task.observed, params=list(task.parameters), to=to,
-                         simulations=job.simulations, backend=backend, seed=job.seed)
-        start, draws = time.perf_counter(), {}
+                         simulations=job.simulations, backend=backend, seed=job.seed, config=config)
+        start, draws, acceptance = time.perf_counter(), {}, {}
         for k in job.observations:
-            x_obs = task.x_site(load_reference(job.task, k)[0])
-            draws[k] = q.posterior(x=x_obs, draws=job.draws, seed=job.seed + k).flat("theta")
+            post = q.posterior(x=task.x_site(load_reference(job.task, k)[0]), draws=job.draws, seed=job.seed + k)
+            draws[k], acceptance[k] = post.flat("theta"), post.extras["support_acceptance"]
         return Outcome(draws, q.training_seconds, time.perf_counter() - start,
-                       {"epochs": q.info.get("epochs"), "simulation_s": q.info.get("simulation_seconds")})
+                       {"epochs": q.info.get("epochs"), "simulation_s": q.info.get("simulation_seconds"),
+                        "support_acceptance": acceptance})
 
     return run
 
@@ -142,6 +150,8 @@ CONTENDERS: dict[str, Contender] = {
     "ppl-npe": Contender("ppl NPE (numpyro)", "npe", _ppl("flow", "numpyro")),
     "ppl-npse": Contender("ppl NPSE (numpyro)", "npse", _ppl("diffusion", "numpyro")),
     "ppl-npe-pyro": Contender("ppl NPE (pyro)", "npe", _ppl("flow", "pyro")),
+    "ppl-npe-transform": Contender("ppl NPE (numpyro, logit support map)", "npe",
+                                   _ppl("flow", "numpyro", support="transform")),
     "sbi-npe": Contender("sbi NPE (MAF)", "npe", _sbi("npe"), requires="sbi"),
     "sbi-npse": Contender("sbi NPSE (VE)", "npse", _sbi("npse"), requires="sbi"),
 }

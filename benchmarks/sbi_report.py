@@ -66,7 +66,8 @@ def build_report(settings, rows: list[dict[str, Any]], meta: dict[str, Any],
         "",
         f"Settings: simulations {', '.join(map(str, settings.budgets))}; C2ST (sbibm's "
         f"definition, `ppl.check.c2st`) against sbibm's reference posterior with "
-        f"{settings.c2st_draws} draws per side, "
+        f"{settings.c2st_draws} draws per side (classifier trained by the "
+        f"{getattr(settings, 'c2st_engine', 'sklearn')} engine), "
         + (f"averaged over observations 1–{settings.observations}" if settings.observations > 1
            else "observation 1 only")
         + f"{' (sbibm averages 10)' if settings.observations < 10 else ''}; "

@@ -75,7 +75,7 @@ def amortize(model: Any, observed: str | Sequence[str] | None = None, to: str = 
     start = time.perf_counter()
     theta, x, dropped = simulate(problem, int(simulations), seed, backend)
     simulation_seconds = time.perf_counter() - start
-    theta_layout, x_layout = layouts(problem, theta, x)
+    theta_layout, x_layout = layouts(problem, theta, x, config.support)
     x_shape = _x_shape(problem, config, x_layout.shapes)
     u = theta_layout.to_unconstrained(theta)
     theta_std = Standardizer.fit(u)

@@ -15,7 +15,9 @@ import numpy as np
 
 from ppl.errors import ObservationError, ShapeError
 
-from .support import Bijection
+from .support import IDENTITY, Bijection
+
+SUPPORT_MODES = ("transform", "reject")
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -30,11 +32,18 @@ class ThetaLayout:
         names: latent site names.
         shapes: site shapes (without the draw axis).
         bijections: R -> support per site.
+        support: ``"transform"``: the estimator's space is the image of the
+            bijections (R^d); ``"reject"``: it is the raw parameter space (the
+            maps below are the identity) and ``inside`` tells which draws to keep.
     """
 
     names: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
     bijections: tuple[Bijection, ...]
+    support: str = "transform"
+
+    def _maps(self) -> tuple[Bijection, ...]:
+        return self.bijections if self.support == "transform" else (IDENTITY,) * len(self.bijections)
 
     @property
     def dim(self) -> int:
@@ -43,7 +52,7 @@ class ThetaLayout:
     def to_unconstrained(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         """Site draws (n, *shape) -> (n, dim) float64."""
         cols = [b.inverse(np.asarray(values[k], dtype=np.float64)).reshape(len(values[k]), -1)
-                for k, b in zip(self.names, self.bijections)]
+                for k, b in zip(self.names, self._maps())]
         return np.concatenate(cols, axis=1)
 
     def _split(self, flat: np.ndarray) -> list[np.ndarray]:
@@ -52,13 +61,24 @@ class ThetaLayout:
 
     def to_constrained(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """(n, dim) unconstrained -> site name -> (n, *shape) in the support."""
-        return {k: b.forward(p) for k, b, p in zip(self.names, self.bijections, self._split(flat))}
+        return {k: b.forward(p) for k, b, p in zip(self.names, self._maps(), self._split(flat))}
 
     def log_det(self, flat: np.ndarray) -> np.ndarray:
         """log|det d constrained / d unconstrained| per row, shape (n,)."""
         parts = [b.log_det(p).reshape(len(flat), -1).sum(axis=1)
-                 for b, p in zip(self.bijections, self._split(flat))]
+                 for b, p in zip(self._maps(), self._split(flat))]
         return np.sum(parts, axis=0)
+
+    def inside(self, flat: np.ndarray) -> np.ndarray:
+        """Rows (n, dim) of the estimator's space whose parameters lie in their supports, (n,) bool.
+
+        Always true with ``support="transform"`` (the bijections land in the support).
+        """
+        if self.support == "transform":
+            return np.ones(len(flat), dtype=bool)
+        parts = [b.contains(p).reshape(len(flat), -1).all(axis=1)
+                 for b, p in zip(self.bijections, self._split(flat))]
+        return np.all(parts, axis=0)
 
     @property
     def unchecked(self) -> list[str]:
@@ -67,12 +87,13 @@ class ThetaLayout:
 
     def to_json(self) -> dict[str, Any]:
         return {"names": list(self.names), "shapes": [list(s) for s in self.shapes],
-                "bijections": [b.to_json() for b in self.bijections]}
+                "bijections": [b.to_json() for b in self.bijections], "support": self.support}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ThetaLayout":
+        # Checkpoints from before the support option were trained in the transformed space.
         return cls(tuple(data["names"]), tuple(tuple(s) for s in data["shapes"]),
-                   tuple(Bijection.from_json(b) for b in data["bijections"]))
+                   tuple(Bijection.from_json(b) for b in data["bijections"]), data.get("support", "transform"))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """``AmortizedPosterior``: a trained q(theta | x), its draws as a ``Posterior``, and checkpoints.
 
-Draws are made in standardised unconstrained coordinates, then un-standardised
-and mapped into each parameter's support (``support``); parameters whose
-support depends on other latents are flagged in the notes. A checkpoint is a portable
+Draws are made in standardised coordinates of the estimator's space, then
+un-standardised and either mapped into each parameter's support
+(``support="transform"``) or, when the estimator works on the raw parameters
+(``support="reject"``), kept only if inside it (``rejection.py``); parameters
+whose support depends on other latents are flagged in the notes. A checkpoint is a portable
 directory (``models.checkpoint``: JSON config + safetensors weights), loadable
 on either backend with matching outputs.
 """
@@ -24,11 +26,14 @@ from .config import NPEConfig, NPSEConfig
 from .embedding import set_shape
 from .estimators import ESTIMATORS, Runtime
 from .layout import Standardizer, ThetaLayout, XLayout
+from .rejection import rejection_draws
 
 KIND = "amortized_posterior"
 ARRAYS = {"pyro": "torch", "numpyro": "jax"}
 CONFIGS = {"npe": NPEConfig, "npse": NPSEConfig}
 CHUNK = 10_000  # draws per network call: bounds the memory of DDPM noise
+MIN_ROUND = 256  # proposals per rejection round when few draws are asked for
+LEAKAGE_DRAWS = 10_000  # draws that estimate the mass inside the support, for log_prob (as sbi)
 
 
 def standardize_x(std: Standardizer, x: np.ndarray, features: int) -> np.ndarray:
@@ -90,10 +95,18 @@ class AmortizedPosterior:
     def _x(self, x: Any) -> np.ndarray:
         return standardize_x(self.x_std, self.x.observation(self._given(x)), self._features)
 
-    def _draw_unconstrained(self, x: np.ndarray, n: int, seed: int) -> np.ndarray:
+    def _propose(self, x: np.ndarray, n: int, seed: int) -> np.ndarray:
+        """n draws (n, d) of the estimator in its own (un-standardised) space."""
         chunks = [ESTIMATORS[self.method].sample(self._runtime, x, min(CHUNK, n - start), seed + 104_729 * i)
                   for i, start in enumerate(range(0, n, CHUNK))]
         return self.theta_std.inverse(np.concatenate(chunks).astype(np.float64))
+
+    def _draw(self, x: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, float]:
+        """n draws (n, d) inside the prior support and the acceptance rate of the support check."""
+        if self.theta.support == "transform":
+            return self._propose(x, n, seed), 1.0
+        return rejection_draws(lambda size, s: self._propose(x, size, s), self.theta.inside, n, seed,
+                               min(CHUNK, max(n, MIN_ROUND)))
 
     def sample(self, x: Any = None, draws: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
         """Draws of each parameter given one observation: name -> (draws, *site_shape).
@@ -101,25 +114,29 @@ class AmortizedPosterior:
         ``x`` is an array (one observed site) or a dict of site -> array with
         the simulated shapes; None uses the model's observations.
         """
-        return self._sample(self._x(x), draws, seed)
+        return self._sample(self._x(x), draws, seed)[0]
 
-    def _sample(self, x: np.ndarray, draws: int, seed: int) -> dict[str, np.ndarray]:
-        return self.theta.to_constrained(self._draw_unconstrained(x, draws, seed))
+    def _sample(self, x: np.ndarray, draws: int, seed: int) -> tuple[dict[str, np.ndarray], float]:
+        flat, acceptance = self._draw(x, draws, seed)
+        return self.theta.to_constrained(flat), acceptance
 
     def posterior(self, x: Any = None, draws: int = 1000, seed: int = 0):
         """An ``inference.Posterior`` for one observation: samples (1, draws, *site_shape)."""
         from inference.posterior import Posterior
 
         start = time.perf_counter()
-        values = self._sample(self._x(x), draws, seed)
+        values, acceptance = self._sample(self._x(x), draws, seed)
         elapsed = time.perf_counter() - start
         notes = [f"{self.method.upper()} trained on {self.num_simulations} simulations"]
+        if self.theta.support == "reject":
+            notes.append(f"draws outside the prior support were rejected: acceptance {acceptance:.3f}")
         notes += [f"site '{k}': its support depends on other parameters; draws were not confined to it"
                   for k in self.theta.unchecked]
         return Posterior(samples={k: v[None] for k, v in values.items()}, sample_stats={}, method=self.method,
                          backend=self.backend, config=self.config,
                          timings={"sampling": elapsed, "training": self.training_seconds, "total": elapsed},
-                         program=self._program(x), notes=notes, extras=dict(self.info))
+                         program=self._program(x), notes=notes,
+                         extras={**self.info, "support_acceptance": acceptance})
 
     def _program(self, x: Any) -> Any:
         if self.model is None:
@@ -135,15 +152,22 @@ class AmortizedPosterior:
     def log_prob(self, theta: Mapping[str, Any], x: Any = None) -> np.ndarray:
         """log q(theta | x) in the parameters' own (constrained) space; theta: name -> (n, *shape) -> (n,).
 
-        Flows (NPE) only.
+        Flows (NPE) only. With ``support="reject"`` the density is truncated to
+        the support (-inf outside) and renormalised by its mass inside,
+        estimated from ``LEAKAGE_DRAWS`` draws (sbi's leakage correction).
         """
         missing = [k for k in self.theta.names if k not in theta]
         if missing:
             raise ObservationError(f"theta lacks the parameters {missing}")
         u = self.theta.to_unconstrained({k: np.asarray(theta[k], dtype=np.float64) for k in self.theta.names})
         z = self.theta_std.forward(u)
-        log_q = ESTIMATORS[self.method].log_prob(self._runtime, z, self._x(x)).astype(np.float64)
-        return log_q - self.theta_std.log_scale() - self.theta.log_det(u)
+        x_std = self._x(x)
+        log_q = ESTIMATORS[self.method].log_prob(self._runtime, z, x_std).astype(np.float64)
+        log_q = log_q - self.theta_std.log_scale() - self.theta.log_det(u)
+        if self.theta.support == "transform":
+            return log_q
+        mass = self.theta.inside(self._propose(x_std, LEAKAGE_DRAWS, seed=0)).mean()
+        return np.where(self.theta.inside(u), log_q - np.log(mass), -np.inf)
 
     # -- persistence -------------------------------------------------------------------
     def save(self, path: Any) -> Path:

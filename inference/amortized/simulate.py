@@ -111,13 +111,14 @@ def simulate(problem: Problem, num_simulations: int, seed: int, backend: str) ->
             int(num_simulations - finite.sum()))
 
 
-def layouts(problem: Problem, theta: dict[str, np.ndarray], x: dict[str, np.ndarray]) -> tuple[ThetaLayout, XLayout]:
-    """Flat layouts of the simulated theta (with support bijections) and x."""
+def layouts(problem: Problem, theta: dict[str, np.ndarray], x: dict[str, np.ndarray],
+            support: str = "transform") -> tuple[ThetaLayout, XLayout]:
+    """Flat layouts of the simulated theta (with support bijections and mode ``support``) and x."""
     graph = problem.model.graph
     shapes = tuple(theta[k].shape[1:] for k in problem.params)
     supports = [elementwise_support(site_of(graph, k)) for k in problem.params]
     bijections = tuple(bijection_for(s, shape, k) for s, shape, k in zip(supports, shapes, problem.params))
-    theta_layout = ThetaLayout(problem.params, shapes, bijections)
+    theta_layout = ThetaLayout(problem.params, shapes, bijections, support)
     return theta_layout, XLayout(problem.observed, tuple(x[k].shape[1:] for k in problem.observed))
 
 

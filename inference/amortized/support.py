@@ -1,8 +1,11 @@
 """Bijections from each latent's support to R, so amortized draws respect the prior support.
 
-Training and sampling happen in an unconstrained space: a bounded or positive
-parameter is mapped to R (logit / log) before standardisation, and draws are
-mapped back, so no draw can leave the support. A support that depends on
+With ``support="transform"`` training and sampling happen in an unconstrained
+space: a bounded or positive parameter is mapped to R (logit / log) before
+standardisation, and draws are mapped back, so no draw can leave the support.
+With ``support="reject"`` (the default, as in sbi) the estimator works on the
+raw parameters and draws outside the support are rejected (``contains``,
+``rejection.py``). A support that depends on
 other latents (e.g. ``Uniform(0, s)`` with a random ``s``) has no constant
 bijection: such a site is modelled on R and its draws are flagged as
 unchecked (``Bijection.kind == "unchecked"``). Supports of whole events
@@ -53,6 +56,10 @@ class Bijection:
         """log|d forward(u) / du|, elementwise, same shape as u."""
         return _LOG_DET[self.kind](self, u)
 
+    def contains(self, x: np.ndarray) -> np.ndarray:
+        """Whether each element of x lies in the (open) support; same shape as x."""
+        return _CONTAINS[self.kind](self, np.asarray(x, dtype=np.float64))
+
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "low": np.asarray(self.low).tolist(), "high": np.asarray(self.high).tolist()}
 
@@ -84,6 +91,15 @@ _LOG_DET: dict[str, Callable] = {
     "exp": lambda b, u: u,
     "sigmoid": lambda b, u: np.log(_width(b)) + _log_sigmoid(u) + _log_sigmoid(-u),
 }
+
+
+_CONTAINS: dict[str, Callable] = {
+    "identity": lambda b, x: np.isfinite(x),
+    "unchecked": lambda b, x: np.isfinite(x),
+    "exp": lambda b, x: x > b.low,
+    "sigmoid": lambda b, x: (x > b.low) & (x < b.high),
+}
+IDENTITY = Bijection("identity")
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
