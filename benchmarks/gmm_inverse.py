@@ -58,6 +58,9 @@ class Settings:
         deepinv_guidance, deepinv_weight: DPSDataFidelity's guidance and weight.
         timeout_s: limit per job; a worker gets it times its number of jobs.
         quick: smoke-run sizes.
+        smc_populations, smc_particles: TDS and MCGdiff run this many independent
+            populations of this many particles (``SMCSamplerConfig``); 0 particles:
+            one population of ``draws``.
     """
 
     dims: tuple[int, ...]
@@ -73,6 +76,14 @@ class Settings:
     deepinv_weight: float = 1.0
     timeout_s: float = 600.0
     quick: bool = False
+    smc_populations: int = 64
+    smc_particles: int = 500
+
+    def smc_options(self) -> dict[str, Any]:
+        """``populations`` and ``particles`` of the SMC samplers' ``ppl.infer`` call."""
+        if not self.smc_particles:
+            return {}
+        return {"populations": self.smc_populations, "particles": self.smc_particles}
 
 
 DEFAULTS = {
@@ -98,6 +109,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--deepinv-guidance", choices=("annealed", "norm"), default="annealed")
     p.add_argument("--deepinv-weight", type=float, default=1.0)
     p.add_argument("--timeout-s", type=float, default=600.0)
+    p.add_argument("--smc-populations", type=int, default=Settings.smc_populations,
+                   help="TDS/MCGdiff: independent SMC populations per run")
+    p.add_argument("--smc-particles", type=int, default=Settings.smc_particles,
+                   help="TDS/MCGdiff: particles per population (0: one population of --draws)")
     p.add_argument("--only", default=",".join(DEFAULT_CONTENDERS),
                    help=f"comma-separated contenders, from {', '.join(CONTENDERS)}")
     p.add_argument("--quick", action="store_true", help="small settings for a smoke run")
@@ -115,7 +130,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
                     steps=_ints(d["steps"]), draws=args.draws, reference=args.reference,
                     directions=args.directions, contenders=common.select_names(args.only, CONTENDERS),
                     threads=args.threads, deepinv_guidance=args.deepinv_guidance,
-                    deepinv_weight=args.deepinv_weight, timeout_s=args.timeout_s, quick=args.quick)
+                    deepinv_weight=args.deepinv_weight, timeout_s=args.timeout_s, quick=args.quick,
+                    smc_populations=args.smc_populations, smc_particles=args.smc_particles)
 
 
 # -- worker side (one ppl contender, one cell) -------------------------------------------------
@@ -137,9 +153,10 @@ def worker_main(payload: dict[str, Any]) -> None:
     contender, results, warmed = CONTENDERS[payload["contender"]], [], set()
     for i, job in enumerate(Job(**j) for j in payload["jobs"]):
         try:
-            samples, figures = run_ppl(contender, job, payload["draws"])
+            samples, figures = run_ppl(contender, job, payload["draws"], payload["smc"])
             if job.num_steps not in warmed:  # once per step count: the same run again, caches warm
-                figures["warm_sampling_s"] = run_ppl(contender, job, payload["draws"])[1]["sampling_s"]
+                figures["warm_sampling_s"] = run_ppl(contender, job, payload["draws"],
+                                                     payload["smc"])[1]["sampling_s"]
                 warmed.add(job.num_steps)
         except Exception as exc:  # one failing problem must not hide the others' results
             results.append({"error": f"{type(exc).__name__}: {exc}"[:300]})
@@ -158,7 +175,7 @@ def run_cell(name: str, jobs: list[Job], s: Settings, tmp: Path) -> list[dict[st
         options = {"guidance": s.deepinv_guidance, "weight": s.deepinv_weight}
         return run_deepinv(jobs, s.draws, s.threads, options, tmp, timeout)
     payload = {"contender": name, "jobs": [dataclasses.asdict(j) for j in jobs], "draws": s.draws,
-               "threads": s.threads, "samples_stem": str(tmp / name), "result_file": str(tmp / f"{name}.json")}
+               "threads": s.threads, "smc": s.smc_options(), "samples_stem": str(tmp / name), "result_file": str(tmp / f"{name}.json")}
     results = common.run_worker("benchmarks.gmm_inverse", payload, timeout)
     if isinstance(results, dict):  # the whole worker failed
         return [results] * len(jobs)

@@ -68,14 +68,21 @@ CONTENDERS["deepinv-dps"] = Contender("deepinv-dps", "deepinv DPS (PosteriorDiff
 DEFAULT_CONTENDERS = (*METHODS, "deepinv-dps")
 
 
-def method_options(job: Job, draws: int) -> dict[str, Any]:
+# The SMC samplers' accuracy setting (``SMCSamplerConfig.populations`` / ``particles``):
+# one population's draws share ancestors, so on the multimodal d_y = 1 posteriors
+# its mode proportions are those of a few dozen independent draws; independent
+# populations, each resampled to draws / populations, average that out.
+SMC_METHODS = ("tds", "mcgdiff")
+
+
+def method_options(job: Job, draws: int, smc: dict[str, Any] | None = None) -> dict[str, Any]:
     """Options of ``ppl.infer``: every method at ``num_steps`` denoising steps, ``draws`` draws.
 
-    The SMC samplers use ``draws`` particles in one run and resample at the end,
-    so every contender hands back ``draws`` equally weighted samples.
+    The SMC samplers also get ``smc`` (``populations``, ``particles``); they resample
+    at the end, so every contender hands back ``draws`` equally weighted samples.
     """
     return {"num_steps": job.num_steps, "draws": draws, "chains": 1, "seed": job.seed,
-            "progress": False}
+            "progress": False, **(smc or {})}
 
 
 # -- ppl (inside a worker process) ---------------------------------------------------------
@@ -95,7 +102,8 @@ def build_model(problem: Any) -> Any:
     return mixture_inverse(problem.sigma_y).observe(y=problem.y)
 
 
-def run_ppl(contender: Contender, job: Job, draws: int) -> tuple[np.ndarray, dict[str, Any]]:
+def run_ppl(contender: Contender, job: Job, draws: int,
+            smc: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Samples (draws, d_x) and figures of one ppl run, timed from the model declaration."""
     import importlib
 
@@ -107,8 +115,9 @@ def run_ppl(contender: Contender, job: Job, draws: int) -> tuple[np.ndarray, dic
 
     problem = make_gmm_inverse_problem(job.d_x, job.d_y, job.seed)
     start = time.perf_counter()
+    smc = smc if contender.method in SMC_METHODS else None
     post = ppl.infer(build_model(problem), method=contender.method, backend=contender.backend,
-                     **method_options(job, draws))
+                     **method_options(job, draws, smc))
     wall = time.perf_counter() - start
     samples = _equally_weighted(post, job.seed).reshape(-1, job.d_x)
     return samples, {"wall_s": wall, "sampling_s": float(post.extras.get("seconds", wall)),

@@ -19,6 +19,12 @@ Run::
 
     PYTHONPATH=. python examples/inverse_problems.py                       # trains a prior first
     PYTHONPATH=. python examples/inverse_problems.py --checkpoint PATH --digits 20 --methods pigdm,tds
+
+The digits of a (task, method) are solved together: their runs go through
+``inference.diffusion.driver.run_batched``, which vmaps the compiled calls of
+all digits into one (``--no-batch``: one digit after the other; the draws are
+the same). TDS and MCGdiff split their ``--draws`` into ``--smc-chains``
+independent runs, pooled (see :func:`draw_settings`).
 """
 from __future__ import annotations
 
@@ -138,12 +144,29 @@ def inverse_model(prior_dist: Any, op: Any, sigma_y: Any) -> Any:
     return inverse_problem()
 
 
+SMC_METHODS = ("tds", "mcgdiff")
+MIN_PARTICLES = 4
+
+
+def draw_settings(method: str, args: Any) -> dict[str, int]:
+    """``chains`` and ``draws`` per chain of a method: ``args.draws`` draws in all.
+
+    The SMC samplers split them into ``args.smc_chains`` independent runs: one
+    run's particles descend from a few ancestors (its resampling collapses the
+    genealogy), so 128 particles of one run covered 55-75% of the hidden pixels
+    with 90% intervals where 16 pooled runs of 8 covered ~89% (MCGdiff,
+    inpaint-random, 6 digits). Each run keeps at least ``MIN_PARTICLES`` particles.
+    """
+    chains = max(1, min(args.smc_chains, args.draws // MIN_PARTICLES)) if method in SMC_METHODS else 1
+    return {"chains": chains, "draws": max(1, args.draws // chains)}
+
+
 def solve(model: Any, y: np.ndarray, method: str, args: Any) -> Any:
     """Posterior of x given y; raises if the method gave non-finite draws."""
     import ppl
 
     post = ppl.infer(model.observe(y=y), method=method, backend=args.backend, num_steps=args.num_steps,
-                     draws=args.draws, seed=args.seed, progress=args.progress)
+                     seed=args.seed, progress=args.progress, **draw_settings(method, args))
     if not np.all(np.isfinite(post.samples["x"])):
         raise FloatingPointError(f"{method} returned non-finite draws")
     return post
@@ -155,15 +178,34 @@ def observe(truth: np.ndarray, op: Any, sigma_y: float, seed: int) -> np.ndarray
     return clean + sigma_y * np.random.default_rng(seed).standard_normal(clean.shape)
 
 
+def posteriors(task: Task, method: str, prior_dist: Any, digits: np.ndarray, args: Any) -> tuple[list, float]:
+    """(posterior of every digit, seconds per digit) for one (task, method).
+
+    With ``args.batch`` (JAX) the digits' runs share every compiled call
+    (``inference.diffusion.driver.run_batched``): one vmapped call over the
+    digits per step instead of one small call per digit.
+    """
+    from inference.diffusion.driver import run_batched
+
+    def job(i: int, truth: np.ndarray) -> Callable[[], Any]:
+        op = task.make(i)
+        y = observe(truth, op, args.sigma_y, seed=1000 + i)
+        return lambda: solve(inverse_model(prior_dist, op, args.sigma_y), y, method, args)
+
+    jobs = [job(i, truth) for i, truth in enumerate(digits)]
+    start = time.perf_counter()
+    posts = run_batched(jobs, args.backend) if args.batch else [run() for run in jobs]
+    return posts, (time.perf_counter() - start) / len(jobs)
+
+
 def run_method(task: Task, method: str, prior_dist: Any, digits: np.ndarray, args: Any) -> dict[str, Any]:
     """Every digit through one (task, method): PSNRs, coverage counts, draws of the first few."""
     out = {"psnr": [], "baseline_psnr": [], "covered": 0, "pixels": 0, "seconds": [], "nfe": None, "shown": []}
-    for i, truth in enumerate(digits):
+    posts, seconds = posteriors(task, method, prior_dist, digits, args)
+    for i, (truth, post) in enumerate(zip(digits, posts)):
         op = task.make(i)
         y = observe(truth, op, args.sigma_y, seed=1000 + i)
-        start = time.perf_counter()
-        post = solve(inverse_model(prior_dist, op, args.sigma_y), y, method, args)
-        out["seconds"].append(time.perf_counter() - start)
+        out["seconds"].append(seconds)
         draws = np.asarray(post.samples["x"]).reshape(-1, *SHAPE)
         baseline = task.baseline(op, y)
         out["psnr"].append(psnr(draws.mean(0), truth))
@@ -216,14 +258,19 @@ def markdown(rows: list[dict[str, Any]], args: Any) -> str:
             continue
         lines.append(f"| {r['task']} | {r['method']} | {r['digits']} | {r['psnr']:.2f} ± {r['psnr_se']:.2f} | "
                      f"{r['baseline_psnr']:.2f} | {r['coverage_90']:.3f} | {r['seconds_per_digit']:.2f} | {r['nfe']} |")
+    prior = args.checkpoint or f"EDM MLP 256 trained {args.train_steps} steps"
     return (f"# Digits inverse problems (sigma_y = {args.sigma_y}, {args.num_steps} steps, {args.draws} draws, "
-            f"backend {args.backend})\n\n" + "\n".join(lines) + "\n\nBaseline: zero-filled observation "
-            "(inpainting), the blurred image (deblur), nearest upsampling (sr2). Coverage: share of pixels not "
-            "observed directly whose 90% equal-tailed posterior interval holds the true value.\n")
+            f"backend {args.backend})\n\nPrior: {prior}. tds and mcgdiff: {args.smc_chains} independent runs of "
+            f"{args.draws // max(1, args.smc_chains)} particles per digit, pooled. Total "
+            f"{sum(r.get('seconds_per_digit', 0.0) * r.get('digits', 0) for r in rows):.0f} s "
+            f"({'batched' if args.batch else 'one digit at a time'}).\n\n" + "\n".join(lines)
+            + "\n\nBaseline: zero-filled observation (inpainting), the blurred image (deblur), nearest upsampling "
+            "(sr2). Coverage: share of pixels not observed directly (all pixels for deblur and sr2) whose 90% "
+            "equal-tailed posterior interval holds the true value.\n")
 
 
 def parse_args(argv: Sequence[str] | None):
-    p = make_parser(__doc__.split("\n")[0], draws=64, out=os.path.join("outputs", "inverse_problems"))
+    p = make_parser(__doc__.split("\n")[0], draws=128, out=os.path.join("outputs", "inverse_problems"))
     p.add_argument("--checkpoint", help="a saved DiffusionPrior (default: train one, cached under --out)")
     p.add_argument("--train-steps", type=int, default=20_000, help="training steps of the prior (%(default)s)")
     p.add_argument("--digits", type=int, default=100, help="test digits per task (%(default)s)")
@@ -232,6 +279,10 @@ def parse_args(argv: Sequence[str] | None):
     p.add_argument("--num-steps", type=int, default=100, help="denoising steps (%(default)s)")
     p.add_argument("--sigma-y", type=float, default=0.05, help="observation noise sd (%(default)s)")
     p.add_argument("--show", type=int, default=4, help="digits drawn in each PNG grid (%(default)s)")
+    p.add_argument("--smc-chains", type=int, default=16,
+                   help="independent runs the --draws of tds and mcgdiff are split into (%(default)s)")
+    p.add_argument("--no-batch", dest="batch", action="store_false",
+                   help="solve the digits one by one (default: batched, their compiled calls vmapped together)")
     return p.parse_args(argv)
 
 

@@ -64,3 +64,30 @@ def linear_gaussian_posterior(prior, A, sigma_y, y):
     weights = np.exp(log_w - log_w.max())
     keep = weights > 0  # components whose weight underflows contribute nothing
     return GaussianMixturePrior(weights[keep] / weights[keep].sum(), means[keep], cov[keep])
+
+
+def posterior_component_weights(prior, A, sigma_y, y) -> np.ndarray:
+    """Posterior weights w'_k, shape (K,), indexed like the prior's components."""
+    A, sigma_y, y = _check(prior, A, sigma_y, y)
+    log_w = np.log(prior.weights) + _component_log_evidence(prior, A, sigma_y, y)
+    weights = np.exp(log_w - log_w.max())
+    return weights / weights.sum()
+
+
+def shared_diagonal_posterior_samples(prior, A, sigma_y, y, n: int, rng: np.random.Generator):
+    """Exact posterior draws (n, d) by Matheron's rule, or None unless every Sigma_k is one diagonal D.
+
+    With a shared D every component has the posterior covariance
+    D - G A D, G = D A^T (A D A^T + sigma_y^2 I)^-1 (d, m), a rank-m update, so
+    a prior draw x ~ N(mu_k, D) and e ~ N(0, sigma_y^2 I) give the posterior
+    draw x + G (y - A x - e): O(n d m) and no (d, d) factorisation.
+    """
+    A, sigma_y, y = _check(prior, A, sigma_y, y)
+    var = prior._eigvals[0]
+    if not (prior._diagonal and np.all(prior._eigvals == var)):
+        return None
+    gain = (var[:, None] * A.T) @ np.linalg.inv((A * var) @ A.T + sigma_y**2 * np.eye(len(y)))
+    which = rng.choice(prior.num_components, size=n, p=posterior_component_weights(prior, A, sigma_y, y))
+    x = prior.means[which] + rng.standard_normal((n, prior.dim)) * np.sqrt(var)
+    e = sigma_y * rng.standard_normal((n, len(y)))
+    return x + (y[None] - x @ A.T - e) @ gain.T

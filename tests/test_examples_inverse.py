@@ -131,3 +131,30 @@ def test_blind_noise_sigma_posterior_covers_truth(tiny_prior, tmp_path):
         assert row["sigma_lo"] < row["sigma_mean"] < row["sigma_hi"]
     assert (tmp_path / "blind_noise_sigma.png").read_bytes().startswith(PNG_SIGNATURE)
     assert json.loads((tmp_path / "blind_noise.json").read_text())["summary"]["tds"]["digits"] == 2
+
+
+@pytest.mark.numpyro
+@pytest.mark.parametrize("method", ["pigdm", "mcgdiff"])
+def test_batched_digits_match_one_by_one(ip, tiny_prior, method):
+    """Batched (vmapped across digits, each with its own random mask and y) = one digit at a time."""
+    from models import DiffusionPrior, load_digits
+
+    prior = DiffusionPrior.load(tiny_prior).as_distribution()
+    digits, task = load_digits("test").images[:3], ip._tasks()["inpaint-random"]
+    runs = {}
+    for flag in ([], ["--no-batch"]):
+        args = ip.parse_args(["--num-steps", "5", "--draws", "8", "--smc-chains", "2"] + flag)
+        runs[bool(flag)] = [np.asarray(p.samples["x"]) for p in ip.posteriors(task, method, prior, digits, args)[0]]
+    for batched, single in zip(runs[False], runs[True]):
+        assert batched.shape == single.shape == ((2, 4) if method == "mcgdiff" else (1, 8)) + ip.SHAPE
+        np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(runs[False][0], runs[False][1])  # the digits' own observations
+
+
+def test_draw_settings_split_smc_draws_into_chains(ip):
+    args = ip.parse_args(["--draws", "128", "--smc-chains", "16"])
+    assert ip.draw_settings("tds", args) == {"chains": 16, "draws": 8}
+    assert ip.draw_settings("mcgdiff", args) == {"chains": 16, "draws": 8}
+    assert ip.draw_settings("pigdm", args) == {"chains": 1, "draws": 128}
+    few = ip.parse_args(["--draws", "16", "--smc-chains", "16"])
+    assert ip.draw_settings("tds", few) == {"chains": 4, "draws": 4}  # at least MIN_PARTICLES per run

@@ -1,8 +1,9 @@
 """JAX and torch diffusion adapters (see ``inference.diffusion.adapter``)."""
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..smc.adapter_jax import JaxAdapter
 from ..smc.adapter_torch import TorchAdapter
@@ -86,12 +87,20 @@ class JaxDiffusionAdapter(JaxAdapter):
         argument signature.
         """
         import jax
+        import numpy as np
 
         memo: dict[Any, tuple[Any, Any, Any]] = {}
 
         def call(*args: Any) -> Any:
             flat, tree = jax.tree.flatten(args)
-            signature = (tree, tuple((a.shape, str(a.dtype)) for a in map(self.xp.asarray, flat)))
+            # Shapes and dtypes without making device arrays (args may be numpy or Python scalars).
+            signature = (tree, tuple((np.shape(a), str(getattr(a, "dtype", type(a).__name__))) for a in flat))
+            batcher = getattr(_LOCAL, "batcher", None)
+            if batcher is not None and not any(map(self.is_tracer, flat)):  # a job of run_jobs, not inside a trace
+                if ("traced", signature) not in memo:
+                    closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(*args)
+                    memo[("traced", signature)] = (closed, jax.tree.structure(out_shape), str(closed.jaxpr))
+                return batcher.call(*memo[("traced", signature)], flat)
             if signature not in memo:
                 closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(*args)
                 memo[signature] = (_shared_program(closed, flat, self.device), closed.consts,
@@ -100,6 +109,12 @@ class JaxDiffusionAdapter(JaxAdapter):
             return jax.tree.unflatten(out_tree, program(consts, *flat))
 
         return call
+
+    def jit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``jit_shared``: the SMC samplers' chains (``particles.chain_runner``) close
+        over each problem's observation, so a plain ``jax.jit`` recompiled them for
+        every new y (seconds per digit on CPU, far more than the sampling)."""
+        return self.jit_shared(fn)
 
     def is_tracer(self, x: Any) -> bool:
         import jax
@@ -157,3 +172,126 @@ class TorchDiffusionAdapter(TorchAdapter):
         import torch
 
         return torch.cat(arrays, dim=axis)
+
+
+# -- many problems at once -------------------------------------------------------------------
+_LOCAL = threading.local()  # .batcher: the CallBatcher of the job running on this thread
+# vmapped programs by (printed jaxpr, which constants are shared), most recently used last.
+_BATCHED: OrderedDict[tuple[str, tuple[bool, ...]], Any] = OrderedDict()
+
+
+class CallBatcher:
+    """Runs the ``jit_shared`` calls of concurrent jobs as one vmapped call per program.
+
+    Jobs (threads) take turns: each runs while holding ``cond`` until its next
+    compiled call, where it waits; once all live jobs wait, the calls that
+    trace to the same program (printed jaxpr) are stacked along a new leading
+    axis and run as one ``jax.vmap``-ed program, constants the jobs share (the
+    same array object: a prior's weights) passed once. B problems of one structure (one per observation) thus make one
+    batch of B x particles rows per denoiser call instead of B small calls,
+    and one compilation instead of B traces of a compiled program's wrapper.
+    """
+
+    def __init__(self, jobs: int):
+        self.live, self.pending, self.cond = jobs, [], threading.Condition()
+
+    def call(self, closed: Any, out_tree: Any, key: str, flat: list[Any]) -> Any:
+        """``closed`` (a ClosedJaxpr printing as ``key``) on ``flat`` args, run with the other jobs' calls."""
+        import jax
+
+        entry = {"key": key, "jaxpr": closed.jaxpr, "consts": closed.consts, "args": flat}
+        self.pending.append(entry)  # the job holds self.cond (see run_jobs)
+        self._flush_if_ready()
+        while "out" not in entry:
+            self.cond.wait()  # lets the next job run up to its compiled call
+        if isinstance(entry["out"], BaseException):
+            raise entry["out"]
+        return jax.tree.unflatten(out_tree, entry["out"])
+
+    def done(self) -> None:
+        """One job finished (or failed): the others need not wait for it any more."""
+        self.live -= 1
+        self._flush_if_ready()
+
+    def _flush_if_ready(self) -> None:
+        if not self.pending or len(self.pending) < self.live:
+            return
+        batch, self.pending, groups = self.pending, [], {}
+        for entry in batch:
+            groups.setdefault(entry["key"], []).append(entry)
+        for group in groups.values():
+            try:
+                outs = _run_group(group)
+            except Exception as exc:  # every job of the group sees the error
+                outs = [exc] * len(group)
+            for entry, out in zip(group, outs):
+                entry["out"] = out
+        self.cond.notify_all()
+
+
+def _run_group(group: list[dict[str, Any]]) -> list[list[Any]]:
+    """One vmapped call for calls of one program; each call's output leaves."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    first = group[0]
+    shared = tuple(all(g["consts"][j] is c for g in group) for j, c in enumerate(first["consts"]))
+    program = _batched_program(first["key"], first["jaxpr"], shared)
+    pick = lambda keep: [c for c, s in zip(first["consts"], shared) if s == keep]  # noqa: E731
+    stacked = [jnp.stack([g["consts"][j] for g in group]) for j, s in enumerate(shared) if not s]
+    args = [jnp.stack([jnp.asarray(g["args"][j]) for g in group]) for j in range(len(first["args"]))]
+    # Host views, not device arrays: one device array per job and leaf cost ~1 ms each
+    # to make; the jobs' eager code and compiled calls take numpy arrays as they are.
+    outs = [np.asarray(leaf) for leaf in program(pick(True), stacked, *args)]
+    return [[leaf[b] for leaf in outs] for b in range(len(group))]
+
+
+def _batched_program(key: str, jaxpr: Any, shared: tuple[bool, ...]) -> Any:
+    """``(shared consts, stacked consts, *stacked args) -> stacked outputs``, jitted and cached."""
+    import jax
+
+    if (key, shared) not in _BATCHED:
+        def one(shared_consts: list, own: list, *args: Any) -> Any:
+            it_shared, it_own = iter(shared_consts), iter(own)
+            consts = [next(it_shared) if s else next(it_own) for s in shared]
+            return jax.core.eval_jaxpr(jaxpr, consts, *args)
+
+        _BATCHED[(key, shared)] = jax.jit(jax.vmap(one, in_axes=(None, 0) + (0,) * len(jaxpr.invars)))
+        while len(_BATCHED) > MAX_PROGRAMS:
+            _BATCHED.popitem(last=False)
+    _BATCHED.move_to_end((key, shared))
+    return _BATCHED[(key, shared)]
+
+
+def run_jobs(jobs: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Runs ``jobs`` on threads, their ``jit_shared`` calls batched (see :class:`CallBatcher`).
+
+    Each job is a call such as ``ppl.infer`` on one problem; jobs of one
+    structure (same method, settings and shapes, other observations) share
+    every compiled call. Returns the jobs' results in order; re-raises the
+    first job's error after all have finished.
+    """
+    batcher, results = CallBatcher(len(jobs)), [None] * len(jobs)
+
+    def work(i: int) -> None:
+        _LOCAL.batcher = batcher
+        # One job runs at a time (NumPyro's handler stack is global, not per thread):
+        # each holds the batcher's lock but while it waits for its compiled calls.
+        with batcher.cond:
+            try:
+                results[i] = jobs[i]()
+            except BaseException as exc:  # reported to the caller below
+                results[i] = exc
+            finally:
+                batcher.done()
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results

@@ -13,6 +13,7 @@ as in the papers' NFE counts).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -130,13 +131,32 @@ class DenoiserView:
         return op, (y - offset) / self.scale, sigma
 
 
+# Converted priors by (id of the prior, array backend, dtype), most recently used last.
+# ``prior.to`` builds a fresh jitted network, which recompiled on the first eager
+# denoiser call (TDS's init) of every problem; the entry keeps its prior alive, so
+# an id is never reused while it is cached.
+_CONVERTED: OrderedDict[tuple[int, str, str], tuple[Any, Any]] = OrderedDict()
+MAX_CONVERTED = 4
+
+
+def converted(prior: Any, array_backend: str, dtype: str) -> Any:
+    """``prior.to(array_backend, dtype)``, made once per prior and reused by every later view."""
+    key = (id(prior), array_backend, dtype)
+    if key not in _CONVERTED:
+        _CONVERTED[key] = (prior, prior.to(array_backend, dtype))
+        while len(_CONVERTED) > MAX_CONVERTED:
+            _CONVERTED.popitem(last=False)
+    _CONVERTED.move_to_end(key)
+    return _CONVERTED[key][1]
+
+
 class DiffusionPriorView(DenoiserView):
     """A ``models.DiffusionPrior`` (VP or EDM), run on the backend's array library."""
 
     def __init__(self, prior: Any, adapter: Any, dtype: str):
         super().__init__(prior.formulation, adapter)
         array_backend = "jax" if adapter.name == "numpyro" else "torch"
-        self.prior = prior.to(array_backend, dtype)
+        self.prior = converted(prior, array_backend, dtype)
         self.dim, self.event_shape = int(prior.dim), tuple(prior.event_shape)
         self.shift = np.asarray(prior.normalization.shift, dtype=np.float64)
         self.scale = float(prior.normalization.scale)

@@ -105,3 +105,22 @@ def run_kernel(program: Any, name: str, kernel: Kernel, config: Any) -> Any:
     seconds = time.perf_counter() - start
     return make_posterior(problem, name, config, np.stack(draws),
                           nfe=problem.view.nfe // config.chains, seconds=seconds)
+
+
+def run_batched(jobs: list[Callable[[], Any]], backend: str = "numpyro") -> list[Any]:
+    """Runs ``jobs`` (e.g. one ``ppl.infer`` call per observation) with their compiled calls batched.
+
+    On JAX the jobs run concurrently and every compiled call (a chain's scan,
+    an SMC step, the final log-likelihoods) of jobs that trace to the same
+    program runs as one vmapped call (``adapter_backends.run_jobs``): B
+    problems of one structure cost about one problem of B times the
+    particles. On torch they run one after the other.
+
+    Returns:
+        The jobs' results, in order.
+    """
+    if backend == "numpyro":
+        from .adapter_backends import run_jobs
+
+        return run_jobs(jobs)
+    return [job() for job in jobs]

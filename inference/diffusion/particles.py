@@ -7,6 +7,16 @@ when the ESS falls below ``ess_threshold * n``, accumulates the log evidence
 incremental weights w), records the ESS after every reweighting, and runs
 independent chains whose evidence estimates give the standard error (as
 ``inference.smc`` does).
+
+Every chain holds R independent populations of P particles side by side
+(``populations``, ``particles``): the kernel sees their (R * P, ...) rows at
+once, weights are (R, P), each population resamples on its own and gives
+draws / R of the draws. The default is one population of ``draws`` particles.
+Why more populations: the particles of one population share ancestors, and
+on a multimodal posterior (the mixture benchmark at d_y = 1) the fraction of
+them in each mode varies from run to run like that of a few dozen independent
+draws, not ``draws`` of them; R populations divide that variance by R, and
+populations of enough particles keep each one's bias small.
 """
 from __future__ import annotations
 
@@ -19,9 +29,10 @@ import numpy as np
 
 from ppl.errors import MethodError
 
+from ..smc.batched import logsumexp
 from ..smc.estimates import log_mean_exp
-from ..smc.resampling import systematic
-from .blind import noise_sigma
+from ..smc.resampling import resample_each
+from .blind import noise_sigma, split_keys
 from .config import SamplerConfig
 from .problem import make_problem
 from .result import make_posterior
@@ -33,10 +44,18 @@ class SMCSamplerConfig(SamplerConfig):
     """Settings of the SMC diffusion samplers; ``draws`` is the number of particles per chain.
 
     Attributes:
-        ess_threshold: resample before a step when ESS < ess_threshold * draws
-            (1 resamples every step, 0 never).
+        ess_threshold: resample before a step when ESS < ess_threshold * P
+            for a population of P particles (1 resamples every step, 0 never).
         resample_final: return equally weighted draws (resampled once at the
-            end); False returns the weighted particles with their log weights.
+            end); False returns the weighted particles with their log weights
+            (one population of ``draws`` particles only).
+        populations: independent SMC populations R per chain, run batched; each
+            gives ceil(draws / R) of the chain's draws, resampled from its final
+            weights, and the populations' evidences give ``log_evidence_se``.
+        particles: particles P per population; None: ``draws``. A chain costs
+            R * P particles. R = ``draws``, P >= a few hundred gives independent
+            draws (as in the MCGdiff paper's experiments); R = 1, P = ``draws``
+            is the cheapest and the draws share ancestors.
         noise_moves: blind problems: MH moves on each particle's sigma per step.
         final_noise_moves: blind problems: MH moves on sigma after the last step.
     """
@@ -45,10 +64,23 @@ class SMCSamplerConfig(SamplerConfig):
     resample_final: bool = True
     noise_moves: int = 2
     final_noise_moves: int = 10
+    populations: int = 1
+    particles: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.check_unit("ess_threshold")
+        if self.particles is not None and int(self.particles) < 1:
+            raise MethodError(f"particles must be >= 1 or None, got {self.particles}")
+        if not 1 <= int(self.populations) <= self.draws:
+            raise MethodError(f"populations must lie in [1, draws = {self.draws}], got {self.populations}")
+        if self.populations > 1 and not self.resample_final:
+            raise MethodError("resample_final=False returns one weighted population; use populations=1")
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the draws are one population's weighted particles."""
+        return not self.resample_final and self.populations == 1 and self.particles in (None, self.draws)
         if self.noise_moves < 0 or self.final_noise_moves < 0:
             raise MethodError("noise_moves and final_noise_moves must be >= 0")
 
@@ -76,36 +108,62 @@ class SMCKernel(NamedTuple):
 
 class SMCRun(NamedTuple):
     state: Any
-    log_weights: Any      # (n,) normalised
-    log_evidence: float   # diffusion space
-    ess: np.ndarray       # (steps + 1,)
+    log_weights: Any      # (rows,) normalised within each population
+    log_evidence: np.ndarray  # (R,) per population, diffusion space
+    ess: np.ndarray       # (steps + 1,) mean over populations
 
 
 class Carry(NamedTuple):
     """What one SMC step passes to the next (all backend arrays)."""
 
     state: Any
-    log_w: Any     # (n,) normalised log weights
-    log_z: Any     # () log evidence so far
-    ess: Any       # (steps + 1,) ESS after each reweighting, filled in as steps run
+    log_w: Any     # (R, P) log weights, normalised per population
+    log_z: Any     # (R,) log evidence so far
+    ess: Any       # (steps + 1,) mean ESS after each reweighting, filled in as steps run
 
 
-def _reweight(xp: Any, adapter: Any, log_w: Any, increment: Any) -> tuple[Any, Any]:
-    """Normalised log weights and log sum_i W_i w_i (non-finite when every weight is 0)."""
-    joint = log_w + increment
-    total = adapter.logsumexp(joint)
-    return joint - total, total
+def _ess(adapter: Any, log_w: Any) -> Any:
+    """ESS (R,) of normalised log weights (R, P)."""
+    return adapter.ns.exp(-logsumexp(adapter.ns, 2 * log_w))
+
+
+def _reweight(adapter: Any, log_w: Any, increment: Any) -> tuple[Any, Any]:
+    """Normalised log weights (R, P) and log sum_i W_i w_i (R,) (non-finite when all weights are 0)."""
+    joint = log_w + adapter.ns.reshape(increment, log_w.shape)
+    total = logsumexp(adapter.ns, joint)
+    return joint - total[:, None], total
+
+
+def _take_rows(adapter: Any, state: Any, idx: Any, rows: int) -> Any:
+    """Every (rows, ...) field of ``state`` at the flat row indices ``idx``; constants as they are."""
+    fields = [f if getattr(f, "ndim", 0) < 1 or f.shape[0] != rows else adapter.take(f, idx)
+              for f in state]
+    return type(state)(*fields)
 
 
 def _maybe_resample(adapter: Any, key: Any, state: Any, log_w: Any, threshold: float) -> tuple[Any, Any]:
-    """Systematic resampling where ESS < threshold * n, branch-free (so it traces)."""
-    xp, n = adapter.xp, log_w.shape[0]
-    ess = xp.exp(-adapter.logsumexp(2 * log_w))
-    do = ess < threshold * n
-    idx = xp.where(do, systematic(adapter, key, log_w), xp.arange(n))
-    fields = [f if getattr(f, "ndim", 0) < 1 or f.shape[0] != n else adapter.take(f, idx)
-              for f in state]
-    return type(state)(*fields), xp.where(do, xp.zeros_like(log_w) - math.log(n), log_w)
+    """Systematic resampling of each population whose ESS < threshold * P, branch-free (so it traces)."""
+    ns, (r, p) = adapter.ns, log_w.shape
+    do = (_ess(adapter, log_w) < threshold * p)[:, None]
+    idx = resample_each(adapter, "systematic", adapter.uniform(key, (r, 1)), log_w)
+    idx = ns.where(do, idx, adapter.arange(p)[None, :]) + p * adapter.arange(r)[:, None]
+    state = _take_rows(adapter, state, ns.reshape(idx, (-1,)), r * p)
+    return state, ns.where(do, ns.zeros_like(log_w) - math.log(p), log_w)
+
+
+def _pick(adapter: Any, key: Any, state: Any, log_w: Any, k: int) -> Any:
+    """k rows per population (R * k rows), resampled by its weights.
+
+    Systematic resampling of P, then k of those P ancestors at evenly spaced
+    columns from a random offset: each pick is still distributed as the weights.
+    """
+    ns, (r, p) = adapter.ns, log_w.shape
+    k_res, k_col = split_keys(adapter, key, 2)
+    idx = resample_each(adapter, "systematic", adapter.uniform(k_res, (r, 1)), log_w)   # (R, P)
+    cols = ns.astype(ns.floor((adapter.uniform(k_col, (r, 1)) + adapter.arange(k)[None, :]) * p / k),
+                     idx.dtype)
+    idx = adapter.take_each(idx, ns.clip(cols, 0, p - 1)) + p * adapter.arange(r)[:, None]
+    return _take_rows(adapter, state, ns.reshape(idx, (-1,)), r * p)
 
 
 def _step_fn(adapter: Any, kernel: SMCKernel, cfg: SMCSamplerConfig, final: bool) -> Callable:
@@ -116,9 +174,8 @@ def _step_fn(adapter: Any, kernel: SMCKernel, cfg: SMCSamplerConfig, final: bool
         i, k_res, k_step, tr = xs
         state, log_w = _maybe_resample(adapter, k_res, carry.state, carry.log_w, cfg.ess_threshold)
         state, increment = kernel.step(k_step, state, Transition(*tr), final)
-        log_w, dz = _reweight(xp, adapter, log_w, increment)
-        ess = xp.where(xp.arange(carry.ess.shape[0]) == i + 1,
-                       xp.exp(-adapter.logsumexp(2 * log_w)), carry.ess)
+        log_w, dz = _reweight(adapter, log_w, increment)
+        ess = xp.where(xp.arange(carry.ess.shape[0]) == i + 1, xp.mean(_ess(adapter, log_w)), carry.ess)
         return Carry(state, log_w, carry.log_z + dz, ess)
 
     return step
@@ -157,13 +214,18 @@ def _stacked(adapter: Any, moves: list) -> Transition:
 
 
 def run_particles(adapter: Any, kernel: SMCKernel, runner: ChainRunner, key: Any, moves: list,
-                  n: int, cfg: SMCSamplerConfig) -> SMCRun:
-    """One SMC run of n particles along ``moves`` (the denoising transitions)."""
-    xp, steps = adapter.xp, len(moves)
+                  shape: tuple[int, int], cfg: SMCSamplerConfig) -> SMCRun:
+    """One SMC run of ``shape = (R, P)``: R independent populations of P particles along ``moves``.
+
+    Returns the state's R * P rows, weighted (``cfg.weighted``), or R * k rows,
+    k = ceil(draws / populations) resampled from each population.
+    """
+    xp, steps, (r, p) = adapter.xp, len(moves), shape
     k_init, k_res, k_step, k_final, k_finish = adapter.split(key, 5)
-    state, increment = kernel.init(k_init, n, moves[0])
-    log_w, log_z = _reweight(xp, adapter, xp.zeros_like(increment) - math.log(n), increment)
-    ess = xp.zeros(steps + 1, dtype=log_w.dtype) + xp.exp(-adapter.logsumexp(2 * log_w))
+    state, increment = kernel.init(k_init, r * p, moves[0])
+    log_w, log_z = _reweight(adapter, adapter.ns.zeros((r, p), dtype=increment.dtype) - math.log(p),
+                             increment)
+    ess = xp.zeros(steps + 1, dtype=log_w.dtype) + xp.mean(_ess(adapter, log_w))
     carry, trs = Carry(state, log_w, log_z, ess), _stacked(adapter, moves)
     keys = [adapter.split(k, steps) for k in (k_res, k_step)]
     if steps > 1:
@@ -172,14 +234,50 @@ def run_particles(adapter: Any, kernel: SMCKernel, runner: ChainRunner, key: Any
         carry = runner.middle(carry, (index, np.stack(keys[0][:-1]), np.stack(keys[1][:-1]), middle))
     last = Transition(*(f[-1] for f in trs))
     carry = runner.last(carry, (steps - 1, keys[0][-1], keys[1][-1], last))
-    log_z = float(adapter.to_numpy(carry.log_z))
-    if not np.isfinite(log_z):
+    log_z = adapter.to_numpy(carry.log_z).astype(np.float64)
+    if not np.all(np.isfinite(log_z)):
         raise MethodError("every particle got weight zero (or NaN) at some step; the "
                           "observation may be impossible under the prior")
     state, log_w = carry.state, carry.log_w
-    if cfg.resample_final:
-        state, log_w = _maybe_resample(adapter, k_final, state, log_w, 2.0)  # always
-    return SMCRun(kernel.finish(k_finish, state), log_w, log_z, adapter.to_numpy(carry.ess))
+    if not cfg.weighted:
+        k = -(-cfg.draws // cfg.populations)
+        state, log_w = _pick(adapter, k_final, state, log_w, k), adapter.ns.zeros((r, k)) - math.log(r * k)
+    return SMCRun(kernel.finish(k_finish, state), adapter.ns.reshape(log_w, (-1,)), log_z,
+                  adapter.to_numpy(carry.ess))
+
+
+# Rows (particles times dimension) one batch of populations may hold: the
+# mixture denoiser makes (rows, K, d) temporaries, so more would not fit at d = 800.
+MAX_BATCH_FLOATS = 2**21
+
+
+def population_batches(cfg: SMCSamplerConfig, dim: int) -> tuple[int, int, int]:
+    """(batches, populations per batch, particles per population) of one chain.
+
+    Populations are batched up to ``MAX_BATCH_FLOATS`` numbers of u; every batch
+    has the same shape (one compilation), the last one's surplus is dropped.
+    """
+    p = int(cfg.particles or cfg.draws)
+    per_batch = max(1, min(cfg.populations, MAX_BATCH_FLOATS // (p * dim)))
+    return -(-cfg.populations // per_batch), per_batch, p
+
+
+def run_chain(adapter: Any, kernel: SMCKernel, runner: ChainRunner, key: Any, moves: list,
+              cfg: SMCSamplerConfig, dim: int) -> SMCRun:
+    """One chain: its batches of populations, joined, cut to ``cfg.draws`` rows."""
+    batches, per_batch, p = population_batches(cfg, dim)
+    runs = [run_particles(adapter, kernel, runner, k, moves, (per_batch, p), cfg)
+            for k in adapter.split(key, batches)]
+    rows, first = runs[0].log_weights.shape[0], runs[0].state
+    if len(runs) == 1 and rows == cfg.draws:
+        return runs[0]
+    keep = cfg.draws
+    state = type(first)(*(adapter.concat([r.state[i] for r in runs])[:keep]
+                          if getattr(f, "ndim", 0) >= 1 and f.shape[0] == rows else f
+                          for i, f in enumerate(first)))
+    log_z = np.concatenate([r.log_evidence for r in runs])[:cfg.populations]
+    ess = np.mean([r.ess for r in runs], axis=0)
+    return SMCRun(state, adapter.ns.zeros((keep,)) - math.log(keep), log_z, ess)
 
 
 def run_smc_method(program: Any, name: str, make_kernel: Callable[[Any, Any], SMCKernel],
@@ -196,10 +294,11 @@ def run_smc_method(program: Any, name: str, make_kernel: Callable[[Any, Any], SM
     with tqdm(total=cfg.chains, disable=not cfg.progress, desc=name) as bar:
         for k in keys:
             before = view.nfe
-            runs.append(run_particles(adapter, kernel, runner, k, moves, cfg.draws, cfg))
+            runs.append(run_chain(adapter, kernel, runner, k, moves, cfg, view.dim))
             if adapter.name == "numpyro":  # traced calls are not counted by the view
                 init, each, final = kernel.evaluations
-                view.nfe = before + init + each * (len(moves) - 1) + final
+                batches = population_batches(cfg, view.dim)[0]
+                view.nfe = before + batches * (init + each * (len(moves) - 1) + final)
             bar.update(1)
     seconds = time.perf_counter() - start
     return _posterior(problem, name, cfg, kernel, runs, seconds)
@@ -208,19 +307,21 @@ def run_smc_method(program: Any, name: str, make_kernel: Callable[[Any, Any], SM
 def _posterior(problem: Any, name: str, cfg: SMCSamplerConfig, kernel: SMCKernel,
                runs: list[SMCRun], seconds: float) -> Any:
     adapter, xp = problem.view.adapter, problem.view.xp
-    per_chain = np.array([r.log_evidence for r in runs]) - kernel.log_scale
-    log_evidence, se = log_mean_exp(per_chain)
+    per_run = np.stack([r.log_evidence for r in runs]) - kernel.log_scale    # (chains, R)
+    per_chain = np.array([log_mean_exp(z)[0] for z in per_run])
+    # Independent populations (all chains' and, with `particles`, a chain's own) give the se.
+    log_evidence, se = log_mean_exp(per_run.reshape(-1))
     extra = None
     if kernel.noise is not None:
         extra = {kernel.noise.site: np.stack([adapter.to_numpy(
             noise_sigma(r.state.noise_var, kernel.noise, xp)) for r in runs])}
-    weights = None if cfg.resample_final else np.stack([adapter.to_numpy(r.log_weights) for r in runs])
+    weights = np.stack([adapter.to_numpy(r.log_weights) for r in runs]) if cfg.weighted else None
     post = make_posterior(problem, name, cfg, np.stack([adapter.to_numpy(r.state.u) for r in runs]),
                           log_weights=weights, ess=np.stack([r.ess for r in runs]),
                           log_evidence=log_evidence, log_evidence_se=se,
                           nfe=problem.view.nfe // cfg.chains, seconds=seconds, extra_samples=extra,
                           extras={"log_evidence_per_chain": per_chain})
-    if cfg.chains < 2:
+    if per_run.size < 2:
         post.notes.append("log_evidence_se is NaN: it is estimated from independent runs, so "
-                          "use chains >= 2")
+                          "use chains >= 2 (or populations >= 2)")
     return post
