@@ -15,7 +15,8 @@ time passes ``max_train_s``. "Steps" is thus resolved to one chunk. The
 diffusion recipes (``models.diffusion_recipes``) decay the lr to zero on a
 cosine over a planned run: the digits UNet plans its length from two timed
 probes (``_planned_steps``; probe time counts as training time) and trains
-it as one chunk; the moons MLP plans 2000 steps. Quality bars:
+it in three chunks; the moons MLP plans 2000 steps. A run also stops when
+its next chunk, timed like the last one, would end past ``max_train_s``. Quality bars:
 
 * flow and diffusion on two moons: classifier two-sample test
   (``models.testing.c2st_accuracy``, 0.5 = indistinguishable), C2ST(1000 draws,
@@ -95,7 +96,7 @@ class Settings:
     timeout_s: float = 900.0  # per worker: max_train_s of training plus scoring after each chunk
     fd_seeds: int = 5  # sampling seeds of the FD mean and sd (one seed's FD varies by about 0.04)
     probe_steps: int = 50  # timed steps (set-up included) that plan a scheduled run's length
-    plan_fraction: float = 0.85  # of max_train_s the planned steps may take (the rest: checkpoint I/O, noise)
+    plan_fraction: float = 0.8  # of max_train_s the planned steps may take (the rest: checkpoint I/O, noise)
 
     @classmethod
     def make(cls, quick: bool) -> "Settings":
@@ -221,22 +222,22 @@ EVAL_BACKENDS = {"diffusion": ("torch", "jax", "jax-jit"), "flow": ("torch", "ja
 def _planned_steps(contender: Contender, chunk: int, settings: Settings, backend: str) -> tuple[int, float]:
     """(steps of the run, seconds spent planning it).
 
-    A budget plan times two throwaway runs, of ``probe_steps`` and of twice as
-    many steps: their difference is the cost of ``probe_steps`` steps without
+    A budget plan times two throwaway runs, of ``probe_steps`` and of three times
+    as many steps: their difference is the cost of 2 ``probe_steps`` steps without
     the set-up (JAX compilation, data transfer), which each chunk pays once.
     The run is the whole chunks of steps that fit, after one set-up, into
-    ``plan_fraction`` of what is left of ``max_train_s`` (it then trains as
-    one chunk). A single timed probe counted the set-up as per-step cost and
+    ``plan_fraction`` of what is left of ``max_train_s`` (``train_worker``
+    then trains it in three chunks). A single timed probe counted the set-up as per-step cost and
     planned the UNet a third short.
     """
     if not isinstance(contender.plan, str):
         return min(contender.plan or settings.max_steps, settings.max_steps), 0.0
     timings = []
-    for steps in (settings.probe_steps, 2 * settings.probe_steps):
+    for steps in (settings.probe_steps, 3 * settings.probe_steps):
         start = time.perf_counter()
         contender.train(steps, steps, None, steps, backend)
         timings.append(time.perf_counter() - start)
-    per_step = max(timings[1] - timings[0], 1e-9) / settings.probe_steps
+    per_step = max(timings[1] - timings[0], 1e-9) / (2 * settings.probe_steps)
     setup = max(timings[0] - settings.probe_steps * per_step, 0.0)
     budget = settings.plan_fraction * (settings.max_train_s - sum(timings))
     chunks = max(int((budget - setup) // (chunk * per_step)), 1)
@@ -255,19 +256,22 @@ def train_worker(name: str, backend: str, settings: Settings, out_dir: str,
     chunk = min(settings.chunk or contender.chunk, settings.max_steps)
     planned, plan_s = _planned_steps(contender, chunk, settings, backend)
     if contender.plan == "budget":
-        # The lr only reaches zero at the planned end, so an earlier score is not the run's; one
-        # chunk also pays the set-up (JAX compilation) once instead of once per chunk.
-        chunk = planned
+        # Three chunks: the probes' estimate can be off by a third (torch's per-step time drifts,
+        # JAX's compile time varies), so the run stops before a chunk that would not fit. Equal
+        # chunks reuse one JAX compilation.
+        chunk = max(planned // 3 // contender.chunk, 1) * contender.chunk
+        planned = min(3 * chunk, planned)
     run = f"{name}-{backend}"
     history, prior, train_s = [], None, plan_s
     for steps in sorted({*range(chunk, planned + 1, chunk), planned}):
         start = time.perf_counter()
         prior = contender.train(steps, chunk, os.path.join(out_dir, "runs", run), planned, backend)
-        train_s += time.perf_counter() - start
+        chunk_s = time.perf_counter() - start
+        train_s += chunk_s
         history.append({"steps": steps, "train_s": round(train_s, 2),
                         "score": round(contender.quality(prior, settings), 4)})
         score = history[-1]["score"]
-        if (score <= bar and (beat is None or score < beat)) or train_s >= settings.max_train_s:
+        if (score <= bar and (beat is None or score < beat)) or train_s + chunk_s > settings.max_train_s:
             break
     prior.save(os.path.join(out_dir, "checkpoints", run))
     last = history[-1]
@@ -357,7 +361,7 @@ def _run(job: str, settings: Settings, out_dir: str, beat: float | None = None, 
                "result_file": result_file, "beat": beat, **fields}
     print(f"[priors] {job} {' '.join(fields.values())} ...", flush=True)
     result = common.run_worker(MODULE, payload, settings.timeout_s)
-    print(f"[priors]   -> {json.dumps(result)[:300]}", flush=True)
+    print(f"[priors]   -> {json.dumps(result)[:1500]}", flush=True)
     return result
 
 

@@ -32,9 +32,9 @@ def test_budget_plan_counts_setup_once(monkeypatch, setup, per_step):
     settings = priors.Settings.make(False)
     planned, plan_s = priors._planned_steps(_contender(clock), 500, settings, "jax")
     probes = [c[0] for c in clock.calls]
-    assert probes == [settings.probe_steps, 2 * settings.probe_steps]
+    assert probes == [settings.probe_steps, 3 * settings.probe_steps]
     assert all(c[2] == "jax" for c in clock.calls)
-    assert plan_s == pytest.approx(2 * setup + 3 * settings.probe_steps * per_step)
+    assert plan_s == pytest.approx(2 * setup + 4 * settings.probe_steps * per_step)
     # The planned run (one set-up) fits in plan_fraction of what the probes left, and one more chunk would not.
     budget = settings.plan_fraction * (settings.max_train_s - plan_s)
     assert planned % 500 == 0 and planned >= 500
