@@ -129,12 +129,7 @@ class NPSEConfig:
         sampler: ``"ddpm"`` (reverse SDE), ``"ddim"`` (probability-flow ODE,
             Euler) or ``"heun"`` (ODE, 2nd order); None: the formulation's default.
         num_steps: sampler steps (None: the sampler's default).
-        support: how draws respect bounded / positive priors. ``"reject"`` (default,
-            sbi's choice): train on the raw parameters and discard draws outside the
-            prior support, warning when many leak out (better C2ST on sbibm's
-            bounded tasks: a logit map stretches posteriors that sit on a bound);
-            ``"transform"``: train in the space mapped to R by logit / log, so
-            every draw is inside.
+        support: ``"reject"`` (default) or ``"transform"``, as in ``NPEConfig``.
         embedding: network on x.
         training: optimisation and early stopping.
     """
