@@ -97,6 +97,27 @@ def test_diagonal_fast_path_agrees_with_rotated_full_path(rng):
                                rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("alpha, sigma", [(1.0, 0.3), (0.6, 0.8), ("rows", "rows"), (1.0, 0.0)])
+def test_shared_covariance_matmul_path_agrees_with_per_component_path(rng, alpha, sigma):
+    """Components with one shared diagonal covariance take the (n, d) x (d, K) path; same numbers."""
+    means = rng.normal(size=(5, 6)) * 3.0
+    shared = GaussianMixturePrior.diagonal(rng.dirichlet(np.ones(5)), means, np.linspace(0.5, 2.0, 6))
+    generic = GaussianMixturePrior(shared.weights, shared.means, shared.covariances)
+    object.__setattr__(generic, "_shared_diagonal", False)  # force the per-component (n, K, d) path
+    assert shared._shared_diagonal
+    x = rng.standard_normal((11, 6)) * 3.0
+    alpha = rng.uniform(0.2, 1.0, 11) if alpha == "rows" else alpha
+    sigma = rng.uniform(0.1, 2.0, 11) if sigma == "rows" else sigma
+    for name in ("diffused_log_prob", "diffused_score", "diffused_denoise"):
+        np.testing.assert_allclose(getattr(shared, name)(x, alpha, sigma), getattr(generic, name)(x, alpha, sigma),
+                                   rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+def test_unshared_diagonal_covariances_keep_the_per_component_path():
+    mixture = GaussianMixturePrior.diagonal([0.5, 0.5], [[0.0, 0.0], [1.0, 1.0]], [[1.0, 1.0], [2.0, 1.0]])
+    assert mixture._diagonal and not mixture._shared_diagonal
+
+
 def test_torch_namespace_agrees(full_gmm, rng):
     torch = pytest.importorskip("torch")
     x = rng.standard_normal((6, 2))
