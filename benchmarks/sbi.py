@@ -21,6 +21,23 @@ training wall time (simulation and sampling excluded), peak memory (VmHWM of
 the worker after training and sampling). Targets: sbibm's published NPE
 C2ST at 10^4 simulations, and sbi's NPE in the same run. Writes ``sbi.json``
 and ``sbi.md`` under ``--out``.
+
+Filling the table over several sessions: every finished (task, budget,
+contender) row is written at once to the cell store ``--cells`` (default
+``benchmarks/results/sbi_cells/``, one JSON file per cell under a folder named
+by the settings that determine the numbers: observations, draws, C2ST draws
+and engine, seed and ``--revision``), with the machine's load average while it
+ran. A later run with the same settings skips the cells already stored (and
+says so on stderr) unless ``--rerun``; a cell that crashed or timed out is
+stored as an error row and run again. The report is built from every stored
+cell with the current settings and lists the cells still missing, so each
+session simply repeats the same command until the list is empty::
+
+    PYTHONPATH=. python -m benchmarks.sbi --plan   # missing cells and a rough time estimate
+    PYTHONPATH=. timeout 2h python -m benchmarks.sbi   # runs what is missing; stop it any time
+
+Bump ``--revision`` (``sbi_cells.REVISION``) when a change to ppl or a
+contender changes the numbers, so that old cells are not mixed in.
 """
 from __future__ import annotations
 
@@ -37,7 +54,8 @@ from typing import Any
 
 import numpy as np
 
-from . import common
+from . import common, sbi_cells
+from .sbi_cells import Cell, CellSettings, CellStore, LoadMonitor
 from .sbi_contenders import CONTENDERS, DEFAULT_CONTENDERS, SBIJob, load_tasks, simulate_to_file
 
 TASK_NAMES = ("two_moons", "gaussian_linear", "slcp", "bernoulli_glm", "gaussian_mixture")
@@ -97,6 +115,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="score C2ST in this many background processes while the next contender trains")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per worker")
+    parser.add_argument("--cells", type=Path, default=sbi_cells.DEFAULT_DIR,
+                        help="cell store: one JSON per finished (task, budget, contender)")
+    parser.add_argument("--rerun", action="store_true", help="run cells already in the store again")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the missing cells with a time estimate and exit")
+    parser.add_argument("--revision", default=sbi_cells.REVISION,
+                        help="revision string of the cells (bump when the numbers change)")
     return parser.parse_args(argv)
 
 
@@ -154,33 +179,78 @@ def score(job: SBIJob, observation: int, draws: np.ndarray) -> float:
 
 
 # -- parent side ----------------------------------------------------------------------------------
-def run_all(settings: BenchSettings) -> list[dict[str, Any]]:
-    """Every (task, budget, contender), one fresh worker each; sbi shares one simulation file.
+def selected_cells(settings: BenchSettings) -> list[Cell]:
+    return [(t, b, c) for t in settings.tasks for b in settings.budgets for c in settings.contenders]
 
+
+def table_cells(settings: BenchSettings, stored: Any = ()) -> list[Cell]:
+    """The cells of the whole table (the full or quick defaults), the selection and ``stored``."""
+    defaults = settings_from(parse_args(["--quick"] if settings.quick else []))
+    cells = {*selected_cells(defaults), *selected_cells(settings), *stored}
+    order = {name: i for i, name in enumerate([*TASK_NAMES, *CONTENDERS])}
+    return sorted(cells, key=lambda c: (order.get(c[0], 99), c[1], order.get(c[2], 99), c))
+
+
+def cells_to_run(settings: BenchSettings, done: dict[Cell, Any], rerun: bool = False) -> list[Cell]:
+    """The selected cells, less those ``done`` (unless ``rerun``)."""
+    return [c for c in selected_cells(settings) if rerun or c not in done]
+
+
+def _say_skipped(cells: list[Cell], store: CellStore, done: dict[Cell, Any]) -> None:
+    for cell in cells:
+        print(f"skip {' '.join(map(str, cell))}: done in {store.path(cell)} "
+              f"(C2ST {done[cell].get('c2st', float('nan')):.3f}; --rerun runs it again)", file=sys.stderr)
+
+
+def run_all(settings: BenchSettings, store: CellStore, rerun: bool = False,
+            stamp: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every missing (task, budget, contender), one fresh worker each; sbi shares one simulation file.
+
+    Each row goes to ``store`` as soon as it is finished (with ``stamp``, e.g. the git revision).
     With ``settings.score_jobs`` > 0, workers only train and sample (one at a time, so
     training times stay comparable) while a pool of that many processes scores the
     saved draws of earlier workers in the background.
     """
-    rows, pending = [], []
+    done = store.done()
+    todo, rows, pending = cells_to_run(settings, done, rerun), [], []
+    _say_skipped([c for c in selected_cells(settings) if c not in todo], store, done)
     pool = _scoring_pool(settings.score_jobs)
     with tempfile.TemporaryDirectory(prefix="ppl-sbi-") as tmp:
-        for task in settings.tasks:
-            for budget in settings.budgets:
-                sims = Path(tmp) / f"{task}-{budget}.npz"
-                if any(c.startswith("sbi") for c in settings.contenders):
-                    simulate_to_file(task, budget, settings.seed, sims)
-                for name in settings.contenders:
+        for task, budget in dict.fromkeys((t, b) for t, b, _ in todo):
+            names = [c for t, b, c in todo if (t, b) == (task, budget)]
+            sims = Path(tmp) / f"{task}-{budget}.npz"
+            if any(c.startswith("sbi") for c in names):
+                simulate_to_file(task, budget, settings.seed, sims)
+            for name in names:
+                with LoadMonitor() as load:
                     row, job = run_one(name, task, budget, settings, Path(tmp), sims, pool is not None)
-                    rows.append(row)
-                    if pool is not None and "draws_file" in row:
-                        pending.append((row, pool.submit(score_file, dataclasses.asdict(job),
-                                                         row.pop("draws_file"))))
-        for row, future in pending:
-            row.update(future.result())
-            _log(row)
+                rows.append(row)
+                if pool is not None and "draws_file" in row:
+                    pending.append((row, load, pool.submit(score_file, dataclasses.asdict(job),
+                                                           row.pop("draws_file"))))
+                else:
+                    store.write(row, load, **(stamp or {}))
+                pending = _store_scored(pending, store, stamp, wait=False)
+        _store_scored(pending, store, stamp, wait=True)
     if pool is not None:
         pool.shutdown()
     return rows
+
+
+def _store_scored(pending: list, store: CellStore, stamp: dict[str, Any] | None, wait: bool) -> list:
+    """Stores the rows whose background scoring has finished (all, if ``wait``); returns the rest."""
+    rest = []
+    for row, load, future in pending:
+        if not (wait or future.done()):
+            rest.append((row, load, future))
+            continue
+        try:
+            row.update(future.result())
+        except Exception as exc:  # noqa: BLE001 - one cell's failure is its error row, not the run's end
+            row["error"] = f"scoring failed: {type(exc).__name__}: {exc}"
+        store.write(row, load, **(stamp or {}))
+        _log(row)
+    return rest
 
 
 def _scoring_pool(jobs: int):
@@ -229,17 +299,41 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         worker_main(json.loads(args.worker))
         return
+    settings = settings_from(args)
+    store = CellStore(args.cells, CellSettings.of(settings, args.revision))
+    if args.plan:
+        from .sbi_report import plan_text
+
+        done = store.done()
+        print(plan_text(cells_to_run(settings, done, args.rerun), done))
+        return
+    start, load_before = time.perf_counter(), os.getloadavg()
+    stamp = {"git_revision": common.git_revision(), "hardware": common.hardware()}
+    run_all(settings, store, args.rerun, stamp)
+    meta = {"load_average": {"start": load_before, "end": os.getloadavg()},
+            "wall_s": time.perf_counter() - start, "hardware": stamp["hardware"],
+            "versions": common.library_versions(LIBRARIES), "revision": stamp["git_revision"],
+            "settings": dataclasses.asdict(settings), "cells": _shown(store.folder),
+            "cell_settings": dataclasses.asdict(store.settings)}
+    write_report(args.out, settings, store, meta)
+
+
+def _shown(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(common.REPO_ROOT)) if path.is_relative_to(common.REPO_ROOT) else str(path)
+
+
+def write_report(out: Path, settings: BenchSettings, store: CellStore, meta: dict[str, Any]) -> None:
+    """``sbi.json`` / ``sbi.md`` of every stored row with these settings, and what is missing."""
     from .sbi_report import build_report
 
-    settings = settings_from(args)
-    start, load_before = time.perf_counter(), os.getloadavg()
-    rows = run_all(settings)
-    meta = {"load_average": {"start": load_before, "end": os.getloadavg()},
-            "wall_s": time.perf_counter() - start, "hardware": common.hardware(),
-            "versions": common.library_versions(LIBRARIES), "revision": common.git_revision(),
-            "settings": dataclasses.asdict(settings)}
-    report = build_report(settings, rows, meta, load_tasks().TASKS)
-    common.write_results(args.out, "sbi", {**meta, "runs": rows}, report)
+    stored = store.rows()
+    table = table_cells(settings, stored)
+    missing = [c for c in table if c not in stored or "error" in stored[c]]
+    rows = [stored[c] for c in table if c in stored]
+    meta["revisions"] = sorted({str(r.get("git_revision")) for r in rows})
+    report = build_report(settings, rows, meta, load_tasks().TASKS, missing, len(table))
+    common.write_results(out, "sbi", {**meta, "runs": rows, "missing": missing}, report)
 
 
 if __name__ == "__main__":
