@@ -246,9 +246,11 @@ def run_particles(adapter: Any, kernel: SMCKernel, runner: ChainRunner, key: Any
                   adapter.to_numpy(carry.ess))
 
 
-# Rows (particles times dimension) one batch of populations may hold: the
-# mixture denoiser makes (rows, K, d) temporaries, so more would not fit at d = 800.
-MAX_BATCH_FLOATS = 2**21
+# Numbers (particles times dimension) one batch of populations may hold. 2^23
+# floats (32 MiB a copy) keeps a step's temporaries within a few hundred MiB for the
+# mixture's matmul denoiser (``models.gmm``) and gradient-free MCGdiff; a learned
+# UNet's activations per row are larger, but its samplers run far fewer particles.
+MAX_BATCH_FLOATS = 2**23
 
 
 def population_batches(cfg: SMCSamplerConfig, dim: int) -> tuple[int, int, int]:
