@@ -169,6 +169,39 @@ class DiffusionPrior:
         x = self.normalization.inverse(u, self.backend.xp)
         return self.backend.xp.reshape(x, (n, *self.event_shape))
 
+    def sample_from(self, u_t, t: float, seed: int = 0, sampler: str | None = None, num_steps: int | None = None,
+                    return_diffusion_space: bool = False):
+        """Run the reverse process from diffusion-space states ``u_t`` at time ``t`` down to 0.
+
+        The hook for restarting mid-way (SDEdit-style editing, posterior
+        samplers that reset or resample particles at an intermediate time):
+        the sampler's own grid of ``num_steps`` levels, cut to the levels below
+        ``t``, with ``t`` itself first.
+
+        Args:
+            u_t: states in diffusion space, shape (n, d), distributed (ideally) as
+                the forward marginal at ``t``.
+            t: their time (VP: in (0, 1]; EDM: the noise level sigma), > 0.
+            seed, sampler, num_steps, return_diffusion_space: as for ``sample``.
+
+        Returns:
+            Backend array, shape (n, *event_shape) (or (n, d) in diffusion space).
+        """
+        sampler, times = self._schedule(sampler, num_steps)
+        if not 0.0 < float(t) <= float(times[0]):
+            raise ValueError(f"t must lie in (0, {float(times[0])}] (the sampler's first level), got {t}")
+        times = np.concatenate([[float(t)], times[times < float(t)]])
+        u_t = self.backend.asarray(u_t)
+        if u_t.ndim != 2 or u_t.shape[1] != self.dim:
+            raise ValueError(f"u_t must have shape (n, {self.dim}), got {tuple(u_t.shape)}")
+        n = u_t.shape[0]
+        extra = self.backend.normal(seed, (len(times) - 1, n, self.dim)) if sampler in NEEDS_NOISE else None
+        u = SAMPLERS[sampler](self.denoise, times, u_t, extra, self.formulation, self.backend.xp)
+        if return_diffusion_space:
+            return u
+        x = self.normalization.inverse(u, self.backend.xp)
+        return self.backend.xp.reshape(x, (n, *self.event_shape))
+
     def sample(self, n: int, seed: int = 0, sampler: str | None = None, num_steps: int | None = None,
                return_diffusion_space: bool = False):
         """Draw n samples.
