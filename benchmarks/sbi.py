@@ -34,6 +34,7 @@ cell with the current settings and lists the cells still missing, so each
 session simply repeats the same command until the list is empty::
 
     PYTHONPATH=. python -m benchmarks.sbi --plan   # missing cells and a rough time estimate
+    PYTHONPATH=. python -m benchmarks.sbi --report # the report from the stored cells, running nothing
     PYTHONPATH=. timeout 2h python -m benchmarks.sbi   # runs what is missing; stop it any time
 
 Bump ``--revision`` (``sbi_cells.REVISION``) when a change to ppl or a
@@ -120,6 +121,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rerun", action="store_true", help="run cells already in the store again")
     parser.add_argument("--plan", action="store_true",
                         help="print the missing cells with a time estimate and exit")
+    parser.add_argument("--report", action="store_true",
+                        help="write sbi.json / sbi.md from the stored cells and exit (runs nothing)")
     parser.add_argument("--revision", default=sbi_cells.REVISION,
                         help="revision string of the cells (bump when the numbers change)")
     return parser.parse_args(argv)
@@ -309,7 +312,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     start, load_before = time.perf_counter(), os.getloadavg()
     stamp = {"git_revision": common.git_revision(), "hardware": common.hardware()}
-    run_all(settings, store, args.rerun, stamp)
+    if not args.report:
+        run_all(settings, store, args.rerun, stamp)
     meta = {"load_average": {"start": load_before, "end": os.getloadavg()},
             "wall_s": time.perf_counter() - start, "hardware": stamp["hardware"],
             "versions": common.library_versions(LIBRARIES), "revision": stamp["git_revision"],

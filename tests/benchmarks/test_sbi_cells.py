@@ -178,3 +178,14 @@ def test_migration_keeps_settings_and_marks_load(tmp_path):
 def test_under_load_threshold():
     assert sbi_cells.is_under_load({"max": 3.1}, cores=2)
     assert not sbi_cells.is_under_load({"max": 2.9}, cores=2)
+
+
+def test_report_flag_writes_the_table_from_the_store_and_runs_nothing(tmp_path, fake):
+    settings = _settings()
+    _store(tmp_path / "cells", settings).write(_row("two_moons", 1000, "ppl-npe", c2st=0.66), LOAD)
+    sbi.main(["--models", "two_moons", "--budgets", "1000", "--only", "ppl-npe,ppl-npse",
+              "--cells", str(tmp_path / "cells"), "--out", str(tmp_path), "--report"])
+    saved = json.loads((tmp_path / "sbi.json").read_text())
+    assert fake.calls == []
+    assert [(r["task"], r["contender"], r["c2st"]) for r in saved["runs"]] == [("two_moons", "ppl-npe", 0.66)]
+    assert ["two_moons", 1000, "ppl-npse"] in saved["missing"]
