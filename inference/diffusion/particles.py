@@ -79,13 +79,13 @@ class SMCSamplerConfig(SamplerConfig):
             raise MethodError(f"populations must lie in [1, draws = {self.draws}], got {self.populations}")
         if self.populations > 1 and not self.resample_final:
             raise MethodError("resample_final=False returns one weighted population; use populations=1")
+        if self.noise_moves < 0 or self.final_noise_moves < 0:
+            raise MethodError("noise_moves and final_noise_moves must be >= 0")
 
     @property
     def weighted(self) -> bool:
         """Whether the draws are one population's weighted particles."""
         return not self.resample_final and self.populations == 1 and self.particles in (None, self.draws)
-        if self.noise_moves < 0 or self.final_noise_moves < 0:
-            raise MethodError("noise_moves and final_noise_moves must be >= 0")
 
 
 class SMCKernel(NamedTuple):

@@ -211,3 +211,5 @@ def test_bad_settings_are_refused_by_name():
     prior, A, sigma, y = _problem()
     with pytest.raises(MethodError, match="ess_threshold"):
         ppl.infer(_model(prior, A, sigma, y), method="tds", backend="pyro", ess_threshold=2.0)
+    with pytest.raises(MethodError, match="noise_moves"):
+        ppl.infer(_model(prior, A, sigma, y), method="mcgdiff", backend="pyro", noise_moves=-1)
