@@ -160,14 +160,17 @@ class DiffusionPrior:
         global RNG inside Pyro); ``sample`` documents the arguments.
         """
         sampler, times = self._schedule(sampler, num_steps)
-        n = noise.shape[1]
         x_init = initial_std(self.formulation, times[0]) * noise[0]
         extra = noise[1:] if sampler in NEEDS_NOISE else None
-        u = SAMPLERS[sampler](self.denoise, times, x_init, extra, self.formulation, self.backend.xp)
+        return self._reverse(sampler, times, x_init, extra, return_diffusion_space)
+
+    def _reverse(self, sampler: str, times, u_init, extra, return_diffusion_space: bool):
+        """The sampler from ``u_init`` (n, d) at ``times[0]`` to 0; data space unless asked otherwise."""
+        u = SAMPLERS[sampler](self.denoise, times, u_init, extra, self.formulation, self.backend.xp)
         if return_diffusion_space:
             return u
         x = self.normalization.inverse(u, self.backend.xp)
-        return self.backend.xp.reshape(x, (n, *self.event_shape))
+        return self.backend.xp.reshape(x, (u_init.shape[0], *self.event_shape))
 
     def sample_from(self, u_t, t: float, seed: int = 0, sampler: str | None = None, num_steps: int | None = None,
                     return_diffusion_space: bool = False):
@@ -194,13 +197,9 @@ class DiffusionPrior:
         u_t = self.backend.asarray(u_t)
         if u_t.ndim != 2 or u_t.shape[1] != self.dim:
             raise ValueError(f"u_t must have shape (n, {self.dim}), got {tuple(u_t.shape)}")
-        n = u_t.shape[0]
-        extra = self.backend.normal(seed, (len(times) - 1, n, self.dim)) if sampler in NEEDS_NOISE else None
-        u = SAMPLERS[sampler](self.denoise, times, u_t, extra, self.formulation, self.backend.xp)
-        if return_diffusion_space:
-            return u
-        x = self.normalization.inverse(u, self.backend.xp)
-        return self.backend.xp.reshape(x, (n, *self.event_shape))
+        noise_shape = (len(times) - 1, u_t.shape[0], self.dim)
+        extra = self.backend.normal(seed, noise_shape) if sampler in NEEDS_NOISE else None
+        return self._reverse(sampler, times, u_t, extra, return_diffusion_space)
 
     def sample(self, n: int, seed: int = 0, sampler: str | None = None, num_steps: int | None = None,
                return_diffusion_space: bool = False):

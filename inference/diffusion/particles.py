@@ -137,11 +137,14 @@ def _reweight(adapter: Any, log_w: Any, increment: Any) -> tuple[Any, Any]:
     return joint - total[:, None], total
 
 
+def _is_rows(field: Any, rows: int) -> bool:
+    """Whether a state field holds one row per particle (else it is a constant shared by all)."""
+    return getattr(field, "ndim", 0) >= 1 and field.shape[0] == rows
+
+
 def _take_rows(adapter: Any, state: Any, idx: Any, rows: int) -> Any:
     """Every (rows, ...) field of ``state`` at the flat row indices ``idx``; constants as they are."""
-    fields = [f if getattr(f, "ndim", 0) < 1 or f.shape[0] != rows else adapter.take(f, idx)
-              for f in state]
-    return type(state)(*fields)
+    return type(state)(*(adapter.take(f, idx) if _is_rows(f, rows) else f for f in state))
 
 
 def _maybe_resample(adapter: Any, key: Any, state: Any, log_w: Any, threshold: float) -> tuple[Any, Any]:
@@ -280,9 +283,9 @@ def run_chain(adapter: Any, kernel: SMCKernel, runner: ChainRunner, key: Any, mo
     per_population = rows // per_batch
     idx = _evidence_weighted_rows(adapter.to_numpy(adapter.uniform(k_pick, (1,))), log_z, per_population,
                                   cfg.draws)
-    state = type(first)(*(adapter.take(adapter.concat([r.state[i] for r in runs]), adapter.asarray(idx))
-                          if getattr(f, "ndim", 0) >= 1 and f.shape[0] == rows else f
-                          for i, f in enumerate(first)))
+    joined = type(first)(*(adapter.concat([r.state[i] for r in runs]) if _is_rows(f, rows) else f
+                           for i, f in enumerate(first)))
+    state = _take_rows(adapter, joined, adapter.asarray(idx), rows * len(runs))
     ess = np.mean([r.ess for r in runs], axis=0)
     return SMCRun(state, adapter.ns.zeros((cfg.draws,)) - math.log(cfg.draws), log_z, ess)
 
