@@ -40,10 +40,14 @@ def _component_log_evidence(prior, A, sigma_y, y) -> np.ndarray:
     return -0.5 * (np.sum(white**2, axis=-1) + log_det + len(y) * np.log(2 * np.pi))
 
 
+def _log_joint(prior, A, sigma_y, y) -> np.ndarray:
+    """log w_k + log N(y; A mu_k, A Sigma_k A^T + sigma_y^2 I), shape (K,) (checked arguments)."""
+    return np.log(prior.weights) + _component_log_evidence(prior, A, sigma_y, y)
+
+
 def linear_gaussian_evidence(prior, A, sigma_y, y) -> float:
     """log p(y) under the mixture prior and the linear-Gaussian likelihood."""
-    A, sigma_y, y = _check(prior, A, sigma_y, y)
-    log_joint = np.log(prior.weights) + _component_log_evidence(prior, A, sigma_y, y)
+    log_joint = _log_joint(prior, *_check(prior, A, sigma_y, y))
     top = log_joint.max()
     return float(top + np.log(np.sum(np.exp(log_joint - top))))
 
@@ -60,7 +64,7 @@ def linear_gaussian_posterior(prior, A, sigma_y, y):
     cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
     info = np.einsum("kij,kj->ki", prior_precision, prior.means) + (A.T @ y / sigma_y**2)[None]
     means = np.einsum("kij,kj->ki", cov, info)
-    log_w = np.log(prior.weights) + _component_log_evidence(prior, A, sigma_y, y)
+    log_w = _log_joint(prior, A, sigma_y, y)
     weights = np.exp(log_w - log_w.max())
     keep = weights > 0  # components whose weight underflows contribute nothing
     return GaussianMixturePrior(weights[keep] / weights[keep].sum(), means[keep], cov[keep])
@@ -68,8 +72,7 @@ def linear_gaussian_posterior(prior, A, sigma_y, y):
 
 def posterior_component_weights(prior, A, sigma_y, y) -> np.ndarray:
     """Posterior weights w'_k, shape (K,), indexed like the prior's components."""
-    A, sigma_y, y = _check(prior, A, sigma_y, y)
-    log_w = np.log(prior.weights) + _component_log_evidence(prior, A, sigma_y, y)
+    log_w = _log_joint(prior, *_check(prior, A, sigma_y, y))
     weights = np.exp(log_w - log_w.max())
     return weights / weights.sum()
 
@@ -82,10 +85,10 @@ def shared_diagonal_posterior_samples(prior, A, sigma_y, y, n: int, rng: np.rand
     a prior draw x ~ N(mu_k, D) and e ~ N(0, sigma_y^2 I) give the posterior
     draw x + G (y - A x - e): O(n d m) and no (d, d) factorisation.
     """
+    if not prior._shared_diagonal:
+        return None
     A, sigma_y, y = _check(prior, A, sigma_y, y)
     var = prior._eigvals[0]
-    if not (prior._diagonal and np.all(prior._eigvals == var)):
-        return None
     gain = (var[:, None] * A.T) @ np.linalg.inv((A * var) @ A.T + sigma_y**2 * np.eye(len(y)))
     which = rng.choice(prior.num_components, size=n, p=posterior_component_weights(prior, A, sigma_y, y))
     x = prior.means[which] + rng.standard_normal((n, prior.dim)) * np.sqrt(var)
