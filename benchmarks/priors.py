@@ -135,40 +135,25 @@ def _digits_draws(prior: Any, recipe: str, settings: Settings, seed: int = 1) ->
     return np.asarray(prior.sample_from_noise(prior.backend.asarray(noise), **options))
 
 
-def _digits_scores(prior: Any, recipe: str, settings: Settings) -> dict[str, Any]:
-    """FD over noise seeds 1..fd_seeds (the score is their mean) and the class histogram of seed 1's draws."""
-    import numpy as np
+def _digits_quality(recipe: str) -> Callable[[Any, Settings], dict[str, Any]]:
+    def quality(prior: Any, settings: Settings) -> dict[str, Any]:
+        """The mean FD over noise seeds 1..fd_seeds (the score), each seed's FD and the class histogram
+        of seed 1's draws."""
+        import numpy as np
 
-    from models.metrics import digits_class_histogram, digits_frechet_distance
+        from models.metrics import digits_class_histogram, digits_frechet_distance
 
-    draws = [_digits_draws(prior, recipe, settings, seed) for seed in range(1, settings.fd_seeds + 1)]
-    fds = [digits_frechet_distance(images) for images in draws]
-    histogram = digits_class_histogram(draws[0])
-    return {"class_histogram": [round(float(v), 3) for v in histogram],
-            "min_class_fraction": round(float(histogram.min()), 3), "fd_seeds": [round(v, 4) for v in fds],
-            "fd_mean": round(float(np.mean(fds)), 4), "fd_sd": round(float(np.std(fds, ddof=1)), 4)}
-
-
-_LAST_DIGITS_SCORES: dict[int, dict[str, Any]] = {}  # id(prior) -> scores: extra() reuses quality()'s
-
-
-def _digits_quality(recipe: str) -> Callable[[Any, Settings], float]:
-    def quality(prior: Any, settings: Settings) -> float:
-        _LAST_DIGITS_SCORES.clear()
-        _LAST_DIGITS_SCORES[id(prior)] = _digits_scores(prior, recipe, settings)
-        return _LAST_DIGITS_SCORES[id(prior)]["fd_mean"]
+        draws = [_digits_draws(prior, recipe, settings, seed) for seed in range(1, settings.fd_seeds + 1)]
+        fds = [digits_frechet_distance(images) for images in draws]
+        histogram = digits_class_histogram(draws[0])
+        return {"score": float(np.mean(fds)), "class_histogram": [round(float(v), 3) for v in histogram],
+                "min_class_fraction": round(float(histogram.min()), 3), "fd_seeds": [round(v, 4) for v in fds],
+                "fd_mean": round(float(np.mean(fds)), 4), "fd_sd": round(float(np.std(fds, ddof=1)), 4)}
     return quality
 
 
-def _digits_extra(recipe: str) -> Callable[[Any, Settings], dict[str, Any]]:
-    """The per-seed FDs behind the score and the class histogram of seed 1's draws."""
-    def extra(prior: Any, settings: Settings) -> dict[str, Any]:
-        return _LAST_DIGITS_SCORES.get(id(prior)) or _digits_scores(prior, recipe, settings)
-    return extra
-
-
-def _moons_quality(recipe: str | None) -> Callable[[Any, Settings], float]:
-    def quality(prior: Any, settings: Settings) -> float:
+def _moons_quality(recipe: str | None) -> Callable[[Any, Settings], dict[str, Any]]:
+    def quality(prior: Any, settings: Settings) -> dict[str, Any]:
         import numpy as np
 
         from models import two_moons
@@ -176,7 +161,8 @@ def _moons_quality(recipe: str | None) -> Callable[[Any, Settings], float]:
         from models.testing import c2st_accuracy
 
         options = RECIPES[recipe].sample_kwargs() if recipe else {}
-        return c2st_accuracy(np.asarray(prior.sample(1000, seed=1, **options)), two_moons(1000, np.random.default_rng(1)))
+        return {"score": c2st_accuracy(np.asarray(prior.sample(1000, seed=1, **options)),
+                                       two_moons(1000, np.random.default_rng(1)))}
     return quality
 
 
@@ -220,11 +206,11 @@ class Contender:
     description: str
     # (steps, checkpoint_every, checkpoint_dir, planned, backend) -> prior
     train: Callable[[int, int, str | None, int, str], Any]
-    quality: Callable[[Any, Settings], float]
-    metric: str  # what ``quality`` measures ("c2st", "fd"); lower is better
+    # prior -> {"score": the metric (lower is better), other figures reported with the final prior}
+    quality: Callable[[Any, Settings], dict[str, Any]]
+    metric: str  # what the score measures ("c2st", "fd")
     bar: str  # name of the Settings field holding the bar
     chunk: int  # steps between quality checks: the resolution of "steps to the bar"
-    extra: Callable[[Any, Settings], dict[str, Any]] = lambda prior, settings: {}
     # Length of a run whose lr schedule ends at a fixed step: an int, "budget" (as many steps as a
     # timed probe says fit in plan_fraction of max_train_s) or None (no schedule: max_steps).
     plan: int | str | None = None
@@ -235,7 +221,7 @@ CONTENDERS = {
     "diffusion_digits_unet": Contender("diffusion", "DiffusionPrior EDM, UNet (32, 64), batch 64, cosine lr "
                                        "2e-3 over the planned steps (recipe digits_unet)",
                                        _train_recipe("digits_unet", _digits), _digits_quality("digits_unet"), "fd",
-                                       "digits_bar", 500, _digits_extra("digits_unet"), plan="budget"),
+                                       "digits_bar", 500, plan="budget"),
     "diffusion_moons": Contender("diffusion", "DiffusionPrior EDM, MLP 64x2, batch 256, cosine lr 2e-3 over 2000 "
                                  "steps (recipe moons_mlp)", _train_recipe("moons_mlp", _moons),
                                  _moons_quality("moons_mlp"), "c2st", "moons_bar", 500, plan=2000),
@@ -298,8 +284,8 @@ def train_worker(name: str, backend: str, settings: Settings, out_dir: str,
         prior = contender.train(steps, chunk, os.path.join(out_dir, "runs", run), planned, backend)
         chunk_s = time.perf_counter() - start
         train_s += chunk_s
-        history.append({"steps": steps, "train_s": round(train_s, 2),
-                        "score": round(contender.quality(prior, settings), 4)})
+        scores = contender.quality(prior, settings)
+        history.append({"steps": steps, "train_s": round(train_s, 2), "score": round(scores["score"], 4)})
         score = history[-1]["score"]
         if (score <= bar and (beat is None or score < beat)) or train_s + chunk_s > settings.max_train_s:
             break
@@ -308,7 +294,8 @@ def train_worker(name: str, backend: str, settings: Settings, out_dir: str,
     reached = last["score"] <= bar and last["train_s"] <= settings.max_train_s
     return {"name": name, "backend": backend, "description": contender.description, "metric": contender.metric, "bar": bar,
             "reached": reached, "planned_steps": planned, "plan_s": round(plan_s, 2), "steps": last["steps"],
-            "train_s": last["train_s"], "score": last["score"], **contender.extra(prior, settings),
+            "train_s": last["train_s"], "score": last["score"],
+            **{k: v for k, v in scores.items() if k != "score"},
             "history": history, "peak_rss_mb": common.peak_rss_mb()}
 
 

@@ -23,7 +23,7 @@ class FakeClock:
 
 
 def _contender(clock: FakeClock) -> priors.Contender:
-    return priors.Contender("diffusion", "fake", clock.train, lambda prior, s: 0.0, "fd", "digits_bar", 500,
+    return priors.Contender("diffusion", "fake", clock.train, lambda prior, s: {"score": 0.0}, "fd", "digits_bar", 500,
                             plan="budget")
 
 
