@@ -147,7 +147,7 @@ def worker_main(payload: dict[str, Any]) -> None:
 
     With ``payload["draws_file"]`` the draws are saved there for the parent's scoring pool instead.
     """
-    job = SBIJob(**{**payload["job"], "observations": tuple(payload["job"]["observations"])})
+    job = _job(payload["job"])
     outcome = CONTENDERS[job.contender].run(job)
     result = {"training_s": outcome.training_s, "sampling_s": outcome.sampling_s,
               "peak_rss_mb": common.peak_rss_mb(), **outcome.info}
@@ -158,6 +158,11 @@ def worker_main(payload: dict[str, Any]) -> None:
     common.write_atomic(Path(payload["result_file"]), json.dumps(result))
 
 
+def _job(fields: dict[str, Any]) -> SBIJob:
+    """The job a JSON round trip turned into a dict (its observations into a list)."""
+    return SBIJob(**{**fields, "observations": tuple(fields["observations"])})
+
+
 def score_all(job: SBIJob, draws: dict[int, np.ndarray]) -> dict[str, Any]:
     scores = {k: score(job, k, d) for k, d in draws.items()}
     return {"c2st_per_observation": scores, "c2st": float(np.mean(list(scores.values())))}
@@ -165,7 +170,7 @@ def score_all(job: SBIJob, draws: dict[int, np.ndarray]) -> dict[str, Any]:
 
 def score_file(job_fields: dict[str, Any], draws_file: str) -> dict[str, Any]:
     """``score_all`` on draws saved by a worker (runs in the parent's scoring pool)."""
-    job = SBIJob(**{**job_fields, "observations": tuple(job_fields["observations"])})
+    job = _job(job_fields)
     with np.load(draws_file) as saved:
         return score_all(job, {int(k): saved[k] for k in saved.files})
 

@@ -17,8 +17,6 @@ from ppl.errors import ObservationError, ShapeError
 
 from .support import IDENTITY, Bijection
 
-SUPPORT_MODES = ("transform", "reject")
-
 
 def _size(shape: tuple[int, ...]) -> int:
     return int(np.prod(shape, dtype=np.int64))
