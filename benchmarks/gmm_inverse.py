@@ -3,8 +3,10 @@
 Usage::
 
     PYTHONPATH=. python -m benchmarks.gmm_inverse --quick     # smoke run: d_x=8, 3 problems, 20 steps
-    PYTHONPATH=. python -m benchmarks.gmm_inverse             # full grid (hours on 2 cores)
-    PYTHONPATH=. python -m benchmarks.gmm_inverse --dims 8 --steps 100 --only tds,mcgdiff,dps,ddrm
+    PYTHONPATH=. python -m benchmarks.gmm_inverse             # what is missing of the full grid
+    PYTHONPATH=. python -m benchmarks.gmm_inverse --dims 80   # one row (run rows in parallel, one per core)
+    PYTHONPATH=. python -m benchmarks.gmm_inverse --plan      # the cells still missing
+    PYTHONPATH=. python -m benchmarks.gmm_inverse --report    # rebuild the report from the store
 
 For every d_x in {8, 80, 800}, d_y in {1, 2, 4} and 20 problem seeds
 (``models.gmm_inverse``: 25-component mixture prior, random A and sigma_y, exact
@@ -18,8 +20,13 @@ mcgdiff (NumPyro backend; ``--only dps-pyro,...`` adds Pyro) and deepinv's DPS
 evaluations, in its own environment: ``bash benchmarks/envs/deepinv.sh``).
 
 Each ppl contender runs in a fresh worker process per (d_x, d_y) cell; deepinv
-runs in one process of its own environment per cell. Writes
-``gmm_inverse.json`` and ``gmm_inverse.md`` under ``--out`` atomically.
+runs in one process of its own environment per cell. The full grid takes many
+hours on 2 cores, so every finished (d_x, d_y, contender) cell, with its
+per-problem rows, goes to a cell store (``benchmarks.cells``, ``--cells``) at
+once; later runs skip stored cells (``--rerun`` runs them again) and the report,
+``gmm_inverse.json`` and ``gmm_inverse.md`` under ``--out`` (atomic), is built
+from every stored cell with the same settings (``CellSettings``) and lists the
+missing ones.
 """
 from __future__ import annotations
 
@@ -37,7 +44,13 @@ from typing import Any
 import numpy as np
 
 from . import common
+from .cells import CellStore, LoadMonitor
 from .gmm_inverse_contenders import CONTENDERS, DEFAULT_CONTENDERS, Job, run_deepinv
+
+DEFAULT_CELLS = common.REPO_ROOT / "benchmarks" / "results" / "gmm_inverse_cells"
+# Bump when a change to a contender or to the scoring changes the numbers: stored
+# cells of an older revision then no longer match and are run again.
+REVISION = "1"
 
 LIBRARIES = ("numpy", "jax", "jaxlib", "numpyro", "torch", "pyro-ppl")
 
@@ -58,9 +71,13 @@ class Settings:
         deepinv_guidance, deepinv_weight: DPSDataFidelity's guidance and weight.
         timeout_s: limit per job; a worker gets it times its number of jobs.
         quick: smoke-run sizes.
-        smc_populations, smc_particles: TDS and MCGdiff run this many independent
-            populations of this many particles (``SMCSamplerConfig``); 0 particles:
-            one population of ``draws``.
+        smc_populations: TDS and MCGdiff run this many independent populations
+            (``SMCSamplerConfig.populations``).
+        smc_particles: (method, particles per population) pairs; a method missing
+            here, or given 0, runs one population of ``draws``. MCGdiff gets 4x
+            TDS's: it needs no denoiser gradient, so 2000 particles cost it about
+            what 500 cost TDS, and at d_y = 4 its accuracy still grows from 500
+            to 2000 where TDS's has levelled off.
     """
 
     dims: tuple[int, ...]
@@ -77,13 +94,62 @@ class Settings:
     timeout_s: float = 600.0
     quick: bool = False
     smc_populations: int = 64
-    smc_particles: int = 500
+    smc_particles: tuple[tuple[str, int], ...] = (("tds", 500), ("mcgdiff", 2000))
 
-    def smc_options(self) -> dict[str, Any]:
-        """``populations`` and ``particles`` of the SMC samplers' ``ppl.infer`` call."""
-        if not self.smc_particles:
+    def smc_options(self, method: str | None) -> dict[str, Any]:
+        """``populations`` and ``particles`` of ``method``'s ``ppl.infer`` call ({} for the rest)."""
+        particles = dict(self.smc_particles).get(method or "", 0)
+        if not particles:
             return {}
-        return {"populations": self.smc_populations, "particles": self.smc_particles}
+        return {"populations": self.smc_populations, "particles": particles}
+
+
+def parse_particles(text: str) -> tuple[tuple[str, int], ...]:
+    """``"tds=500,mcgdiff=2000"`` (or one number for both) as (method, particles) pairs."""
+    from .gmm_inverse_contenders import SMC_METHODS
+
+    if "=" not in text:
+        return tuple((m, int(text)) for m in SMC_METHODS)
+    pairs = tuple((name.strip(), int(n)) for name, n in (item.split("=") for item in text.split(",")))
+    unknown = sorted({m for m, _ in pairs} - set(SMC_METHODS))
+    if unknown:
+        raise SystemExit(f"--smc-particles names {unknown}; the SMC samplers are {list(SMC_METHODS)}")
+    return pairs
+
+
+@dataclass(frozen=True)
+class CellSettings:
+    """What determines a cell's numbers; cells are reported together only when these agree."""
+
+    problems: int
+    steps: tuple[int, ...]
+    draws: int
+    reference: int
+    directions: int
+    threads: int
+    deepinv_guidance: str
+    deepinv_weight: float
+    smc_populations: int
+    smc_particles: tuple[tuple[str, int], ...]
+    revision: str = REVISION
+
+    @classmethod
+    def of(cls, s: Settings, revision: str = REVISION) -> "CellSettings":
+        return cls(s.problems, s.steps, s.draws, s.reference, s.directions, s.threads, s.deepinv_guidance,
+                   s.deepinv_weight, s.smc_populations, s.smc_particles, revision)
+
+    def folder(self) -> str:
+        steps = "-".join(map(str, self.steps))
+        return f"p{self.problems}-steps{steps}-draws{self.draws}-ref{self.reference}-rev{self.revision}"
+
+
+def cell_of(row: dict[str, Any]) -> tuple[int, int, str]:
+    """A stored cell's key: (d_x, d_y, contender)."""
+    return int(row["d_x"]), int(row["d_y"]), str(row["contender"])
+
+
+def make_store(root: Path, s: Settings, revision: str = REVISION) -> CellStore:
+    return CellStore(Path(root), CellSettings.of(s, revision), cell_of)
 
 
 DEFAULTS = {
@@ -111,12 +177,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout-s", type=float, default=600.0)
     p.add_argument("--smc-populations", type=int, default=Settings.smc_populations,
                    help="TDS/MCGdiff: independent SMC populations per run")
-    p.add_argument("--smc-particles", type=int, default=Settings.smc_particles,
-                   help="TDS/MCGdiff: particles per population (0: one population of --draws)")
+    p.add_argument("--smc-particles", default=",".join(f"{m}={n}" for m, n in Settings.smc_particles),
+                   help="TDS/MCGdiff particles per population, e.g. tds=500,mcgdiff=2000 or one "
+                        "number for both (0: one population of --draws)")
     p.add_argument("--only", default=",".join(DEFAULT_CONTENDERS),
                    help=f"comma-separated contenders, from {', '.join(CONTENDERS)}")
     p.add_argument("--quick", action="store_true", help="small settings for a smoke run")
     p.add_argument("--out", type=Path, default=common.REPO_ROOT / "benchmarks" / "results")
+    p.add_argument("--cells", type=Path,
+                   help="cell store: finished cells are kept here and skipped by later runs "
+                        "(default benchmarks/results/gmm_inverse_cells; --quick: a temporary folder)")
+    p.add_argument("--rerun", action="store_true", help="run the selected cells even when stored")
+    p.add_argument("--plan", action="store_true", help="list the missing cells of the full grid and exit")
+    p.add_argument("--report", action="store_true", help="rebuild the report from the store, run nothing")
+    p.add_argument("--revision", default=REVISION, help="cell revision (bump to invalidate stored cells)")
     p.add_argument("--worker", help=argparse.SUPPRESS)  # internal: JSON payload of one worker
     return p.parse_args(argv)
 
@@ -131,7 +205,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
                     directions=args.directions, contenders=common.select_names(args.only, CONTENDERS),
                     threads=args.threads, deepinv_guidance=args.deepinv_guidance,
                     deepinv_weight=args.deepinv_weight, timeout_s=args.timeout_s, quick=args.quick,
-                    smc_populations=args.smc_populations, smc_particles=args.smc_particles)
+                    smc_populations=args.smc_populations, smc_particles=parse_particles(args.smc_particles))
 
 
 # -- worker side (one ppl contender, one cell) -------------------------------------------------
@@ -175,7 +249,7 @@ def run_cell(name: str, jobs: list[Job], s: Settings, tmp: Path) -> list[dict[st
         options = {"guidance": s.deepinv_guidance, "weight": s.deepinv_weight}
         return run_deepinv(jobs, s.draws, s.threads, options, tmp, timeout)
     payload = {"contender": name, "jobs": [dataclasses.asdict(j) for j in jobs], "draws": s.draws,
-               "threads": s.threads, "smc": s.smc_options(), "samples_stem": str(tmp / name), "result_file": str(tmp / f"{name}.json")}
+               "threads": s.threads, "smc": s.smc_options(CONTENDERS[name].method), "samples_stem": str(tmp / name), "result_file": str(tmp / f"{name}.json")}
     results = common.run_worker("benchmarks.gmm_inverse", payload, timeout)
     if isinstance(results, dict):  # the whole worker failed
         return [results] * len(jobs)
@@ -210,22 +284,41 @@ def score_cell(d_x: int, d_y: int, s: Settings, by_contender: dict[str, list[dic
     return rows
 
 
-def run_all(s: Settings) -> list[dict[str, Any]]:
-    rows = []
+def run_all(s: Settings, store: CellStore, rerun: bool = False,
+            stamp: dict[str, Any] | None = None) -> None:
+    """Runs every selected (d_x, d_y, contender) cell not in ``store`` and stores each as it finishes.
+
+    A cell's row holds its per-problem rows (``score_cell``); a cell where any
+    problem failed is stored with the first ``error``, so later runs retry it.
+    """
+    done = store.done()
     for d_x in s.dims:
         for d_y in s.obs_dims:
             jobs = [Job(d_x, d_y, seed, steps) for seed in range(s.problems) for steps in s.steps]
-            with tempfile.TemporaryDirectory(prefix="ppl-gmm-inverse-") as tmp:
-                results = {}
-                for name in s.contenders:
+            for name in s.contenders:
+                if not rerun and (d_x, d_y, name) in done:
+                    print(f"skip d_x={d_x} d_y={d_y} {name}: stored in {store.path((d_x, d_y, name))}",
+                          file=sys.stderr)
+                    continue
+                with tempfile.TemporaryDirectory(prefix="ppl-gmm-inverse-") as tmp, LoadMonitor() as load:
                     start = time.perf_counter()
-                    results[name] = run_cell(name, jobs, s, Path(tmp))
-                    errors = [r["error"] for r in results[name] if "error" in r]
-                    print(f"[{time.perf_counter() - start:7.1f} s] d_x={d_x} d_y={d_y} {name:12s} "
-                          f"{len(jobs) - len(errors)}/{len(jobs)} ok" + (f"; {errors[0]}" if errors else ""),
-                          file=sys.stderr, flush=True)
-                rows += score_cell(d_x, d_y, s, results, jobs)
-    return rows
+                    results = run_cell(name, jobs, s, Path(tmp))
+                    wall = time.perf_counter() - start
+                    rows = score_cell(d_x, d_y, s, {name: results}, jobs)
+                errors = [r["error"] for r in results if "error" in r]
+                cell = {"d_x": d_x, "d_y": d_y, "contender": name, "wall_s": wall, "rows": rows}
+                if errors:
+                    cell["error"] = f"{len(errors)} of {len(jobs)} jobs failed; first: {errors[0]}"
+                store.write(cell, load, **(stamp or {}))
+                print(f"[{wall:7.1f} s] d_x={d_x} d_y={d_y} {name:12s} {len(jobs) - len(errors)}/{len(jobs)} ok"
+                      + (f"; {errors[0]}" if errors else ""), file=sys.stderr, flush=True)
+
+
+def full_grid(s: Settings) -> list[tuple[int, int, str]]:
+    """Every (d_x, d_y, contender) cell of the whole table (the full or quick one), for these contenders."""
+    grid = DEFAULTS[s.quick]
+    return [(d_x, d_y, name) for d_x in _ints(grid["dims"]) for d_y in _ints(grid["obs_dims"])
+            for name in s.contenders]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -233,13 +326,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.worker:
         worker_main(json.loads(args.worker))
         return {}
+    settings = settings_from(args)
+    with tempfile.TemporaryDirectory(prefix="ppl-gmm-cells-") as scratch:
+        cells = args.cells or (Path(scratch) if args.quick else DEFAULT_CELLS)
+        return run_and_report(args, settings, make_store(cells, settings, args.revision))
+
+
+def run_and_report(args: argparse.Namespace, settings: Settings, store: CellStore) -> dict[str, Any]:
+    """``--plan``, or the missing cells run (unless ``--report``) and the report of the whole store."""
     from .gmm_inverse_report import build_report
 
-    settings = settings_from(args)
-    start, load_before = time.perf_counter(), os.getloadavg()
-    rows = run_all(settings)
-    report = build_report(settings, rows, wall_s=time.perf_counter() - start,
-                          load=(load_before, os.getloadavg()))
+    if args.plan:
+        missing = [c for c in full_grid(settings) if c not in store.done()]
+        print("\n".join(f"d_x={d_x:4d} d_y={d_y} {name}" for d_x, d_y, name in missing)
+              + f"\n{len(missing)} of {len(full_grid(settings))} cells missing")
+        return {"missing": missing}
+    if not args.report:
+        run_all(settings, store, args.rerun, {"git_revision": common.git_revision()})
+    stored = store.rows()
+    missing = [c for c in full_grid(settings) if c not in stored or "error" in stored[c]]
+    report = build_report(settings, list(stored.values()), missing)
     common.write_results(args.out, "gmm_inverse", report["json"], report["markdown"], json_default=float)
     return report
 

@@ -115,7 +115,6 @@ def run_ppl(contender: Contender, job: Job, draws: int,
 
     problem = make_gmm_inverse_problem(job.d_x, job.d_y, job.seed)
     start = time.perf_counter()
-    smc = smc if contender.method in SMC_METHODS else None
     post = ppl.infer(build_model(problem), method=contender.method, backend=contender.backend,
                      **method_options(job, draws, smc))
     wall = time.perf_counter() - start

@@ -109,7 +109,8 @@ def _speed(cell: dict[str, Any]) -> str:
 def markdown(settings: Any, cells: list[dict[str, Any]], targets: list[dict[str, Any]],
              meta: dict[str, Any]) -> str:
     by = _lookup(cells)
-    names = [n for n in settings.contenders]
+    present = {c["contender"] for c in cells}
+    names = [n for n in CONTENDERS if n in present]
     keys = sorted({(c["d_x"], c["d_y"], c["num_steps"]) for c in cells})
     sw_rows, speed_rows = [], []
     for key in keys:
@@ -125,9 +126,11 @@ def markdown(settings: Any, cells: list[dict[str, Any]], targets: list[dict[str,
     return "\n\n".join([
         "# Diffusion posterior sampling on the exact Gaussian-mixture inverse problem",
         f"Hardware: {meta['hardware']['cpu']}, {meta['hardware']['cores_usable']} usable cores; "
-        f"threads per contender: {settings.threads}; git {meta['git']}; {meta['date']}; "
-        f"{settings.problems} problems per cell, {settings.draws} draws vs {settings.reference} exact; "
-        f"wall {meta['wall_s']:.0f} s; load average {meta['load'][0][0]:.1f} → {meta['load'][1][0]:.1f}.",
+        f"threads per contender: {settings.threads}; {settings.problems} problems per cell, "
+        f"{settings.draws} draws vs {settings.reference} exact. Built {meta['date']} from "
+        f"{meta['stored']} stored (d_x, d_y, contender) cells (git {', '.join(meta['revisions'])}): "
+        f"{meta['wall_s']:.0f} s of runs in all; {meta['under_load']} of them ran with the 1-minute load "
+        f"average above 1.5 x the cores (highest {meta['max_load']:.1f}), so their speeds read low.",
         "## Sliced Wasserstein distance to the exact posterior (lower is better)",
         common.markdown_table(head + ["floor"] + [CONTENDERS[n].label for n in names], sw_rows),
         "## Samples per second: cold / warm (NFE per run)",
@@ -139,18 +142,26 @@ def markdown(settings: Any, cells: list[dict[str, Any]], targets: list[dict[str,
         "value: SW ÷ floor, SW ÷ rival's SW, or ppl ÷ deepinv (SW or samples/s).",
         "## What is measured\n\n" + MEASURED,
         "## Failures\n\n" + ("\n".join(failures) if failures else "none"),
+        "## Missing cells\n\n" + (", ".join(f"({d_x}, {d_y}, {n})" for d_x, d_y, n in meta["missing"])
+                                   if meta["missing"] else "none")
+        + "\n\nFill them with `PYTHONPATH=. python -m benchmarks.gmm_inverse` (stored cells are skipped).",
         f"Settings: `{dataclasses.asdict(settings)}`",
     ]) + "\n"
 
 
-def build_report(settings: Any, rows: list[dict[str, Any]], wall_s: float,
-                 load: tuple[Any, Any]) -> dict[str, Any]:
+def build_report(settings: Any, stored: list[dict[str, Any]], missing: list[tuple]) -> dict[str, Any]:
+    """The report of stored (d_x, d_y, contender) cells (``benchmarks.cells`` rows with per-problem ``rows``)."""
+    rows = [r for cell in stored for r in cell["rows"]]
     cells = aggregate(rows)
     targets = evaluate_targets(cells)
     versions = common.library_versions(("numpy", "jax", "jaxlib", "numpyro", "torch", "pyro-ppl"))
     for r in rows:
         versions.update(r.pop("versions", {}) or {})
-    meta = {"hardware": common.hardware(), "git": common.git_revision(), "wall_s": wall_s, "load": load,
+    meta = {"hardware": common.hardware(), "stored": len(stored),
+            "revisions": sorted({str(c.get("git_revision")) for c in stored}),
+            "wall_s": float(sum(c.get("wall_s", 0.0) for c in stored)),
+            "under_load": sum(bool(c.get("under_load")) for c in stored),
+            "max_load": max((c.get("load") or 0.0 for c in stored), default=0.0), "missing": missing,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     doc = {"benchmark": "gmm_inverse", "settings": dataclasses.asdict(settings), **meta, "versions": versions,
            "cells": cells, "targets": targets, "runs": rows}

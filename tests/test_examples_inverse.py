@@ -143,18 +143,20 @@ def test_batched_digits_match_one_by_one(ip, tiny_prior, method):
     digits, task = load_digits("test").images[:3], ip._tasks()["inpaint-random"]
     runs = {}
     for flag in ([], ["--no-batch"]):
-        args = ip.parse_args(["--num-steps", "5", "--draws", "8", "--smc-chains", "2"] + flag)
+        args = ip.parse_args(["--num-steps", "5", "--draws", "8", "--smc-populations", "2"] + flag)
         runs[bool(flag)] = [np.asarray(p.samples["x"]) for p in ip.posteriors(task, method, prior, digits, args)[0]]
     for batched, single in zip(runs[False], runs[True]):
-        assert batched.shape == single.shape == ((2, 4) if method == "mcgdiff" else (1, 8)) + ip.SHAPE
+        assert batched.shape == single.shape == (1, 8) + ip.SHAPE
         np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-4)
     assert not np.allclose(runs[False][0], runs[False][1])  # the digits' own observations
 
 
-def test_draw_settings_split_smc_draws_into_chains(ip):
-    args = ip.parse_args(["--draws", "128", "--smc-chains", "16"])
-    assert ip.draw_settings("tds", args) == {"chains": 16, "draws": 8}
-    assert ip.draw_settings("mcgdiff", args) == {"chains": 16, "draws": 8}
+def test_draw_settings_give_smc_samplers_independent_populations(ip):
+    args = ip.parse_args(["--draws", "128", "--smc-populations", "16"])
+    smc = {"chains": 1, "draws": 128, "populations": 16, "particles": 8}
+    assert ip.draw_settings("tds", args) == ip.draw_settings("mcgdiff", args) == smc
     assert ip.draw_settings("pigdm", args) == {"chains": 1, "draws": 128}
-    few = ip.parse_args(["--draws", "16", "--smc-chains", "16"])
-    assert ip.draw_settings("tds", few) == {"chains": 4, "draws": 4}  # at least MIN_PARTICLES per run
+    more = ip.parse_args(["--draws", "128", "--smc-populations", "16", "--smc-particles", "64"])
+    assert ip.draw_settings("tds", more)["particles"] == 64
+    few = ip.parse_args(["--draws", "4", "--smc-populations", "16"])
+    assert ip.draw_settings("tds", few) == {"chains": 1, "draws": 4, "populations": 4, "particles": 1}

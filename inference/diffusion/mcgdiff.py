@@ -34,7 +34,17 @@ from .updates import ancestral_std, ddim_step
 
 @dataclass(frozen=True)
 class MCGdiffConfig(SMCSamplerConfig):
-    """MCGdiff settings (see :class:`~inference.diffusion.particles.SMCSamplerConfig`)."""
+    """MCGdiff settings (see :class:`~inference.diffusion.particles.SMCSamplerConfig`).
+
+    ``ess_threshold`` defaults to 1 (resample before every step), not 0.5: the
+    proposal is fully adapted, so a step's weight depends on the ancestor only
+    and resampling by it at once keeps the particles where the next potential
+    is large (an auxiliary particle filter). Measured on the mixture benchmark
+    (d_x = 8, 100 steps, 64 populations of 2000, 20 problems): SW / floor at
+    d_y = 4 went from 1.74 to 1.0-1.3, at d_y = 1 from 1.47 to 1.12.
+    """
+
+    ess_threshold: float = 1.0
 
 
 class MCGdiffState(NamedTuple):
