@@ -23,8 +23,8 @@ Run::
 The digits of a (task, method) are solved together: their runs go through
 ``inference.diffusion.driver.run_batched``, which vmaps the compiled calls of
 all digits into one (``--no-batch``: one digit after the other; the draws are
-the same). TDS and MCGdiff run ``--smc-populations`` independent populations
-of ``--smc-particles`` particles each, pooled (see :func:`draw_settings`).
+the same). TDS and MCGdiff split their ``--draws`` into ``--smc-chains``
+independent runs of ``--smc-particles`` particles, pooled (see :func:`draw_settings`).
 """
 from __future__ import annotations
 
@@ -150,18 +150,22 @@ SMC_METHODS = ("tds", "mcgdiff")
 def draw_settings(method: str, args: Any) -> dict[str, int]:
     """``ppl.infer`` sizes of a method: ``args.draws`` draws per digit.
 
-    TDS and MCGdiff run ``args.smc_populations`` independent populations of
-    ``args.smc_particles`` particles (``SMCSamplerConfig``) and pool their picks
-    by evidence: one population's particles descend from a few ancestors (its
-    resampling collapses the genealogy), so 128 particles of one run covered
-    55-75% of the hidden pixels with 90% intervals where 16 pooled runs of 8
-    covered ~89% (MCGdiff, inpaint-random, 6 digits).
+    TDS and MCGdiff split them into ``args.smc_chains`` independent runs, pooled
+    in equal shares, each of ``args.smc_particles`` particles handing
+    ``draws / chains`` picks. Why runs and not one: one run's particles descend
+    from a few ancestors (its resampling collapses the genealogy), so 128
+    particles of one run covered 55-75% of the hidden pixels with 90% intervals
+    where 16 pooled runs of 8 covered ~89% (MCGdiff, inpaint-random, 6 digits).
+    Why equal shares and not ``populations`` (pooled by evidence, as the
+    mixture benchmark does): with 32 pixels observed at sigma_y = 0.05 the runs'
+    evidences differ by many nats, so evidence weights hand nearly every draw
+    to one run and coverage fell to 0.3-0.66 (16 x 32 particles, 10 digits).
     """
     if method not in SMC_METHODS:
         return {"chains": 1, "draws": args.draws}
-    populations = max(1, min(args.smc_populations, args.draws))
-    return {"chains": 1, "draws": args.draws, "populations": populations,
-            "particles": args.smc_particles or max(1, args.draws // populations)}
+    chains = max(1, min(args.smc_chains, args.draws))
+    draws = max(1, args.draws // chains)
+    return {"chains": chains, "draws": draws, "particles": max(draws, args.smc_particles or draws)}
 
 
 def solve(model: Any, y: np.ndarray, method: str, args: Any) -> Any:
@@ -264,8 +268,8 @@ def markdown(rows: list[dict[str, Any]], args: Any) -> str:
     prior = args.checkpoint or f"EDM MLP 256 trained {args.train_steps} steps"
     return (f"# Digits inverse problems (sigma_y = {args.sigma_y}, {args.num_steps} steps, {args.draws} draws, "
             f"backend {args.backend})\n\nPrior: {prior}. tds and mcgdiff: "
-            f"{draw_settings('tds', args)['populations']} populations of {draw_settings('tds', args)['particles']} "
-            "particles per digit, pooled by evidence. Total "
+            f"{draw_settings('tds', args)['chains']} runs of {draw_settings('tds', args)['particles']} "
+            "particles per digit, pooled in equal shares. Total "
             f"{sum(r.get('seconds_per_digit', 0.0) * r.get('digits', 0) for r in rows):.0f} s "
             f"({'batched' if args.batch else 'one digit at a time'}).\n\n" + "\n".join(lines)
             + "\n\nBaseline: zero-filled observation (inpainting), the blurred image (deblur), nearest upsampling "
@@ -283,10 +287,11 @@ def parse_args(argv: Sequence[str] | None):
     p.add_argument("--num-steps", type=int, default=100, help="denoising steps (%(default)s)")
     p.add_argument("--sigma-y", type=float, default=0.05, help="observation noise sd (%(default)s)")
     p.add_argument("--show", type=int, default=4, help="digits drawn in each PNG grid (%(default)s)")
-    p.add_argument("--smc-populations", type=int, default=16,
-                   help="independent SMC populations of tds and mcgdiff per digit (%(default)s)")
-    p.add_argument("--smc-particles", type=int, default=0,
-                   help="particles per population (default 0: --draws / --smc-populations)")
+    p.add_argument("--smc-chains", type=int, default=16,
+                   help="independent runs the --draws of tds and mcgdiff are split into (%(default)s)")
+    p.add_argument("--smc-particles", type=int, default=32,
+                   help="particles of each tds and mcgdiff run; each hands --draws / --smc-chains "
+                        "of them (%(default)s)")
     p.add_argument("--no-batch", dest="batch", action="store_false",
                    help="solve the digits one by one (default: batched, their compiled calls vmapped together)")
     return p.parse_args(argv)
