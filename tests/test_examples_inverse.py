@@ -164,3 +164,16 @@ def test_draw_settings_split_smc_draws_into_runs_of_more_particles(ip):
     assert ip.draw_settings("tds", few) == {"chains": 4, "draws": 1, "particles": 2}
     many = ip.parse_args(["--draws", "128", "--smc-chains", "2", "--smc-particles", "8"])
     assert ip.draw_settings("tds", many)["particles"] == 64  # never fewer particles than picks
+
+
+def test_true_images_are_test_digits_or_prior_draws(ip, tiny_prior):
+    from models import DiffusionPrior, load_digits
+
+    prior = DiffusionPrior.load(tiny_prior)
+    test = ip.true_images(ip.parse_args(["--digits", "3"]), prior)
+    np.testing.assert_array_equal(test, load_digits("test").images[:3])
+    drawn = ip.true_images(ip.parse_args(["--digits", "3", "--truth", "prior"]), prior)
+    assert drawn.shape == (3,) + ip.SHAPE and np.all(np.isfinite(drawn))
+    assert not np.allclose(drawn[0], drawn[1])  # independent draws, not one image repeated
+    again = ip.true_images(ip.parse_args(["--digits", "3", "--truth", "prior"]), prior)
+    np.testing.assert_array_equal(drawn, again)  # seeded: both methods of a task see the same truths
