@@ -256,9 +256,9 @@ def run_cell(name: str, jobs: list[Job], s: Settings, tmp: Path) -> list[dict[st
     return [{**r, "samples": np.load(r.pop("samples_file"))} if "samples_file" in r else r for r in results]
 
 
-def score_cell(d_x: int, d_y: int, s: Settings, by_contender: dict[str, list[dict[str, Any]]],
+def score_cell(d_x: int, d_y: int, s: Settings, name: str, results: list[dict[str, Any]],
                jobs: list[Job]) -> list[dict[str, Any]]:
-    """SW of each result and the exact-vs-exact floor, per problem (shared directions)."""
+    """SW of contender ``name``'s result per job and the exact-vs-exact floor, per problem (shared directions)."""
     from models.gmm_inverse import make_gmm_inverse_problem
     from models.sliced import sliced_wasserstein
 
@@ -268,19 +268,18 @@ def score_cell(d_x: int, d_y: int, s: Settings, by_contender: dict[str, list[dic
         reference = problem.posterior_samples(s.reference, seed=10_000 + seed)
         floor = sliced_wasserstein(problem.posterior_samples(s.draws, seed=20_000 + seed), reference,
                                    s.directions, seed=seed)
-        for name, results in by_contender.items():
-            for job, result in zip(jobs, results):
-                if job.seed != seed:
-                    continue
-                row = {"d_x": d_x, "d_y": d_y, "seed": seed, "num_steps": job.num_steps, "contender": name,
-                       "floor": floor, "log_evidence_true": problem.log_evidence,
-                       **{k: v for k, v in result.items() if k != "samples"}}
-                if "samples" in result:
-                    row["sw"] = sliced_wasserstein(result["samples"], reference, s.directions, seed=seed)
-                    row["samples_per_s"] = s.draws / row["sampling_s"]
-                    if "warm_sampling_s" in row:
-                        row["warm_samples_per_s"] = s.draws / row["warm_sampling_s"]
-                rows.append(row)
+        for job, result in zip(jobs, results):
+            if job.seed != seed:
+                continue
+            row = {"d_x": d_x, "d_y": d_y, "seed": seed, "num_steps": job.num_steps, "contender": name,
+                   "floor": floor, "log_evidence_true": problem.log_evidence,
+                   **{k: v for k, v in result.items() if k != "samples"}}
+            if "samples" in result:
+                row["sw"] = sliced_wasserstein(result["samples"], reference, s.directions, seed=seed)
+                row["samples_per_s"] = s.draws / row["sampling_s"]
+                if "warm_sampling_s" in row:
+                    row["warm_samples_per_s"] = s.draws / row["warm_sampling_s"]
+            rows.append(row)
     return rows
 
 
@@ -304,7 +303,7 @@ def run_all(s: Settings, store: CellStore, rerun: bool = False,
                     start = time.perf_counter()
                     results = run_cell(name, jobs, s, Path(tmp))
                     wall = time.perf_counter() - start
-                    rows = score_cell(d_x, d_y, s, {name: results}, jobs)
+                    rows = score_cell(d_x, d_y, s, name, results, jobs)
                 errors = [r["error"] for r in results if "error" in r]
                 cell = {"d_x": d_x, "d_y": d_y, "contender": name, "wall_s": wall, "rows": rows}
                 if errors:
@@ -319,6 +318,12 @@ def full_grid(s: Settings) -> list[tuple[int, int, str]]:
     grid = DEFAULTS[s.quick]
     return [(d_x, d_y, name) for d_x in _ints(grid["dims"]) for d_y in _ints(grid["obs_dims"])
             for name in s.contenders]
+
+
+def missing_cells(s: Settings, store: CellStore) -> list[tuple[int, int, str]]:
+    """The cells of ``full_grid`` not done in ``store`` (absent, or stored with an error)."""
+    done = store.done()
+    return [c for c in full_grid(s) if c not in done]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -337,15 +342,13 @@ def run_and_report(args: argparse.Namespace, settings: Settings, store: CellStor
     from .gmm_inverse_report import build_report
 
     if args.plan:
-        missing = [c for c in full_grid(settings) if c not in store.done()]
+        missing = missing_cells(settings, store)
         print("\n".join(f"d_x={d_x:4d} d_y={d_y} {name}" for d_x, d_y, name in missing)
               + f"\n{len(missing)} of {len(full_grid(settings))} cells missing")
         return {"missing": missing}
     if not args.report:
         run_all(settings, store, args.rerun, {"git_revision": common.git_revision()})
-    stored = store.rows()
-    missing = [c for c in full_grid(settings) if c not in stored or "error" in stored[c]]
-    report = build_report(settings, list(stored.values()), missing)
+    report = build_report(settings, list(store.rows().values()), missing_cells(settings, store))
     common.write_results(args.out, "gmm_inverse", report["json"], report["markdown"], json_default=float)
     return report
 

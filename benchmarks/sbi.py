@@ -56,7 +56,8 @@ from typing import Any
 import numpy as np
 
 from . import common, sbi_cells
-from .sbi_cells import Cell, CellSettings, CellStore, LoadMonitor
+from .cells import LoadMonitor
+from .sbi_cells import Cell, CellSettings, CellStore
 from .sbi_contenders import CONTENDERS, DEFAULT_CONTENDERS, SBIJob, load_tasks, simulate_to_file
 
 TASK_NAMES = ("two_moons", "gaussian_linear", "slcp", "bernoulli_glm", "gaussian_mixture")

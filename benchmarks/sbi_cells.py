@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import cells, common
-from .cells import LoadMonitor, is_under_load  # noqa: F401 - the sbi benchmark's names for them
 
 Cell = tuple[str, int, str]  # (task, simulations, contender)
 DEFAULT_DIR = common.REPO_ROOT / "benchmarks" / "results" / "sbi_cells"

@@ -267,9 +267,10 @@ def markdown(rows: list[dict[str, Any]], args: Any) -> str:
                      f"{r['baseline_psnr']:.2f} | {r['coverage_90']:.3f} | {r['seconds_per_digit']:.2f} | {r['nfe']} |")
     prior = (args.checkpoint or f"EDM MLP 256 trained {args.train_steps} steps") + (
         "; true images drawn from the prior" if args.truth == "prior" else "; true images: test digits")
+    smc = draw_settings("tds", args)
     return (f"# Digits inverse problems (sigma_y = {args.sigma_y}, {args.num_steps} steps, {args.draws} draws, "
             f"backend {args.backend})\n\nPrior: {prior}. tds and mcgdiff: "
-            f"{draw_settings('tds', args)['chains']} runs of {draw_settings('tds', args)['particles']} "
+            f"{smc['chains']} runs of {smc['particles']} "
             "particles per digit, pooled in equal shares. Total "
             f"{sum(r.get('seconds_per_digit', 0.0) * r.get('digits', 0) for r in rows):.0f} s "
             f"({'batched' if args.batch else 'one digit at a time'}).\n\n" + "\n".join(lines)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import sbi, sbi_cells, sbi_report
+from benchmarks.cells import is_under_load
 from benchmarks.sbi_cells import CellSettings, CellStore
 
 LOAD = {"start": [1.0, 1.0, 1.0], "end": [1.0, 1.0, 1.0], "mean": 1.0, "max": 1.0}
@@ -176,8 +177,8 @@ def test_migration_keeps_settings_and_marks_load(tmp_path):
 
 
 def test_under_load_threshold():
-    assert sbi_cells.is_under_load({"max": 3.1}, cores=2)
-    assert not sbi_cells.is_under_load({"max": 2.9}, cores=2)
+    assert is_under_load({"max": 3.1}, cores=2)
+    assert not is_under_load({"max": 2.9}, cores=2)
 
 
 def test_report_flag_writes_the_table_from_the_store_and_runs_nothing(tmp_path, fake):
