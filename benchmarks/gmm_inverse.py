@@ -314,10 +314,15 @@ def run_all(s: Settings, store: CellStore, rerun: bool = False,
 
 
 def full_grid(s: Settings) -> list[tuple[int, int, str]]:
-    """Every (d_x, d_y, contender) cell of the whole table (the full or quick one), for these contenders."""
+    """Every (d_x, d_y, contender) cell of the whole table (the full or quick one).
+
+    The contenders are the default ones plus any this run names, so a run
+    restricted by ``--only`` still reports the rest of the table as missing.
+    """
     grid = DEFAULTS[s.quick]
+    names = list(dict.fromkeys((*DEFAULT_CONTENDERS, *s.contenders)))
     return [(d_x, d_y, name) for d_x in _ints(grid["dims"]) for d_y in _ints(grid["obs_dims"])
-            for name in s.contenders]
+            for name in names]
 
 
 def missing_cells(s: Settings, store: CellStore) -> list[tuple[int, int, str]]:

@@ -1,7 +1,8 @@
 """The mixture benchmark's per-method SMC settings (``benchmarks.gmm_inverse``)."""
 import pytest
 
-from benchmarks.gmm_inverse import parse_args, parse_particles, settings_from
+from benchmarks.gmm_inverse import full_grid, parse_args, parse_particles, settings_from
+from benchmarks.gmm_inverse_contenders import DEFAULT_CONTENDERS
 
 
 def test_smc_particles_are_per_method_and_only_for_smc_samplers():
@@ -26,3 +27,11 @@ def test_default_gives_mcgdiff_four_times_the_particles_of_tds():
 def test_unknown_method_in_smc_particles_is_refused_by_name():
     with pytest.raises(SystemExit, match="dps"):
         parse_particles("tds=500,dps=10")
+
+
+def test_a_run_restricted_by_only_still_counts_every_default_contender_in_the_grid():
+    restricted = full_grid(settings_from(parse_args(["--quick", "--only", "dps,tds-pyro"])))
+    names = {name for _, _, name in restricted}
+    assert names == {*DEFAULT_CONTENDERS, "tds-pyro"}
+    assert len(restricted) == len(full_grid(settings_from(parse_args(["--quick"])))) * len(names) \
+        // len(DEFAULT_CONTENDERS)
