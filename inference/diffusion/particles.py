@@ -32,7 +32,7 @@ import numpy as np
 from ppl.errors import MethodError
 
 from ..smc.batched import logsumexp
-from ..smc.estimates import log_mean_exp
+from ..smc.estimates import log_evidence_of_runs, log_mean_exp
 from ..smc.resampling import resample_each
 from .blind import noise_sigma, split_keys
 from .config import SamplerConfig
@@ -339,7 +339,7 @@ def _posterior(problem: Any, name: str, cfg: SMCSamplerConfig, kernel: SMCKernel
     per_run = np.stack([r.log_evidence for r in runs]) - kernel.log_scale    # (chains, R)
     per_chain = np.array([log_mean_exp(z)[0] for z in per_run])
     # Independent populations (all chains' and, with `particles`, a chain's own) give the se.
-    log_evidence, se = log_mean_exp(per_run.reshape(-1))
+    log_evidence, se = log_evidence_of_runs(per_run.reshape(-1))
     extra = None
     if kernel.noise is not None:
         extra = {kernel.noise.site: np.stack([adapter.to_numpy(

@@ -21,7 +21,7 @@ from .adapter import get_adapter
 from .batched import chain_batched
 from .config import SMCConfig
 from .driver import RECORDS, SMCResult, run_chains, unique_fraction
-from .estimates import log_mean_exp
+from .estimates import log_evidence_of_runs
 from .target import make_target
 
 # A final cloud with fewer distinct particles than this fraction has degenerated.
@@ -92,7 +92,7 @@ def run_smc(program: Any, cfg: SMCConfig) -> Posterior:
     samples = {k: v.reshape((chains, n) + v.shape[1:]) for k, v in flat.items()}
     extras["log_evidence_per_chain"] = np.nansum(extras["log_increments"], axis=1)
     extras["unique_fraction"] = unique_fraction(position)
-    log_evidence, se = log_mean_exp(extras["log_evidence_per_chain"])
+    log_evidence, se = log_evidence_of_runs(extras["log_evidence_per_chain"])
     notes = _health_notes(extras, steps, cfg)
     for note in notes[:-1] if cfg.chains < 2 else notes:
         warnings.warn(note, RuntimeWarning, stacklevel=3)
