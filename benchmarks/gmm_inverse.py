@@ -106,15 +106,13 @@ class Settings:
 
 def parse_particles(text: str) -> tuple[tuple[str, int], ...]:
     """``"tds=500,mcgdiff=2000"`` (or one number for both) as (method, particles) pairs."""
-    from .gmm_inverse_contenders import SMC_METHODS
+    from inference.diffusion.particles import parse_particles as parse
+    from ppl.errors import ParameterError
 
-    if "=" not in text:
-        return tuple((m, int(text)) for m in SMC_METHODS)
-    pairs = tuple((name.strip(), int(n)) for name, n in (item.split("=") for item in text.split(",")))
-    unknown = sorted({m for m, _ in pairs} - set(SMC_METHODS))
-    if unknown:
-        raise SystemExit(f"--smc-particles names {unknown}; the SMC samplers are {list(SMC_METHODS)}")
-    return pairs
+    try:
+        return tuple(parse(text).items())
+    except ParameterError as err:
+        raise SystemExit(f"--smc-particles: {err}") from None
 
 
 @dataclass(frozen=True)

@@ -72,8 +72,6 @@ DEFAULT_CONTENDERS = (*METHODS, "deepinv-dps")
 # one population's draws share ancestors, so on the multimodal d_y = 1 posteriors
 # its mode proportions are those of a few dozen independent draws; independent
 # populations, each resampled to draws / populations, average that out.
-SMC_METHODS = ("tds", "mcgdiff")
-
 
 def method_options(job: Job, draws: int, smc: dict[str, Any] | None = None) -> dict[str, Any]:
     """Options of ``ppl.infer``: every method at ``num_steps`` denoising steps, ``draws`` draws.

@@ -166,6 +166,19 @@ def test_draw_settings_split_smc_draws_into_runs_of_more_particles(ip):
     assert ip.draw_settings("tds", many)["particles"] == 64  # never fewer particles than picks
 
 
+def test_smc_particles_default_per_method_and_bad_values_are_refused(ip, capsys):
+    args = ip.parse_args([])
+    assert ip.draw_settings("tds", args)["particles"] == 32
+    assert ip.draw_settings("mcgdiff", args)["particles"] == 128
+    assert "mcgdiff 16 runs of 128 particles" in ip.markdown([], args)
+    mixed = ip.parse_args(["--smc-particles", "tds=64,mcgdiff=256"])
+    assert [ip.draw_settings(m, mixed)["particles"] for m in ("tds", "mcgdiff")] == [64, 256]
+    for bad, named in (("dps=4", "'dps' is not an SMC sampler"), ("tds=many", "non-negative integer")):
+        with pytest.raises(SystemExit):
+            ip.parse_args(["--smc-particles", bad])
+        assert named in capsys.readouterr().err
+
+
 def test_true_images_are_test_digits_or_prior_draws(ip, tiny_prior):
     from models import DiffusionPrior, load_digits
 

@@ -29,7 +29,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from ppl.errors import MethodError
+from ppl.errors import MethodError, ParameterError
 
 from ..smc.batched import logsumexp
 from ..smc.estimates import log_evidence_of_runs, log_mean_exp
@@ -39,6 +39,37 @@ from .config import SamplerConfig
 from .problem import make_problem
 from .result import make_posterior
 from .updates import Transition, transitions
+
+
+# The registered SMC diffusion samplers (their configs subclass SMCSamplerConfig).
+SMC_SAMPLERS = ("tds", "mcgdiff")
+
+
+def parse_particles(text: str, methods: tuple[str, ...] = SMC_SAMPLERS) -> dict[str, int]:
+    """Particles per SMC sampler from ``"tds=32,mcgdiff=128"``, or one number for all of ``methods``.
+
+    Command lines take it this way because the samplers' costs differ: MCGdiff
+    needs no denoiser gradient, so at a TDS run's cost it can afford about four
+    times the particles.
+
+    Raises:
+        ParameterError: an item is not ``method=count``, a count is not a
+            non-negative integer, or a method is not one of ``methods``.
+    """
+    items = [item.strip() for item in str(text).split(",") if item.strip()]
+    if len(items) == 1 and "=" not in items[0]:
+        items = [f"{m}={items[0]}" for m in methods]
+    counts: dict[str, int] = {}
+    for item in items:
+        name, _, count = item.partition("=")
+        name = name.strip()
+        if name not in methods:
+            raise ParameterError(f"particles: {name!r} is not an SMC sampler; choose from {list(methods)}")
+        if not count.strip().isdigit():
+            raise ParameterError(f"particles: {item!r} needs a non-negative integer count, "
+                                 "e.g. 'tds=32,mcgdiff=128' or '64'")
+        counts[name] = int(count)
+    return counts
 
 
 @dataclass(frozen=True)
