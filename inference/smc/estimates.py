@@ -51,7 +51,9 @@ def log_evidence_of_runs(log_z: np.ndarray) -> tuple[float, float]:
     """
     x = np.asarray(log_z, dtype=float)
     estimate, se = log_mean_exp(x)
-    if x.size < 2 or not np.isfinite(se):
+    finite = x[np.isfinite(x)]  # a run that lost every particle (-inf) has no log to spread
+    if finite.size < 2 or not np.isfinite(se):
         return estimate, se
-    log_normal_se = float(np.sqrt(np.expm1(np.var(x, ddof=1)) / x.size))
+    with np.errstate(over="ignore"):  # runs many nats apart: the error is unbounded (inf)
+        log_normal_se = float(np.sqrt(np.expm1(np.var(finite, ddof=1)) / x.size))
     return estimate, max(se, log_normal_se)

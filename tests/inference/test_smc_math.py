@@ -1,4 +1,6 @@
 """Backend-shared SMC math: resampling schemes, the tempering bisection, batched chains."""
+import warnings
+
 import numpy as np
 import pytest
 import scipy.stats as st
@@ -103,6 +105,9 @@ def test_log_evidence_of_runs_matches_log_mean_exp_for_tight_runs():
     x = np.random.default_rng(2).normal(0.0, 0.05, size=64)
     assert log_evidence_of_runs(x)[1] == pytest.approx(log_mean_exp(x)[1], rel=0.05)
     assert np.isnan(log_evidence_of_runs(x[:1])[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # runs hundreds of nats apart: an unbounded error, quietly
+        assert log_evidence_of_runs(np.array([0.0, -900.0, -np.inf]))[1] == np.inf
 
 
 # Seeds under which the chains take different numbers of tempering steps.
