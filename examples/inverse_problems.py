@@ -282,13 +282,17 @@ def markdown(rows: list[dict[str, Any]], args: Any) -> str:
             "equal-tailed posterior interval holds the true value.\n")
 
 
+SMC_PARTICLES = "tds=32,mcgdiff=128"
+
+
 def _particles(text: str) -> dict[str, int]:
-    """``--smc-particles`` as {method: particles} (argparse reports a bad value with its message)."""
+    """``--smc-particles`` as {method: particles}, the defaults for a method it leaves out
+    (argparse reports a bad value with its message)."""
     from inference.diffusion.particles import parse_particles
     from ppl.errors import ParameterError
 
     try:
-        return parse_particles(text)
+        return {**parse_particles(SMC_PARTICLES), **parse_particles(text)}
     except ParameterError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 
@@ -308,9 +312,9 @@ def parse_args(argv: Sequence[str] | None):
     p.add_argument("--show", type=int, default=4, help="digits drawn in each PNG grid (%(default)s)")
     p.add_argument("--smc-chains", type=int, default=16,
                    help="independent runs the --draws of tds and mcgdiff are split into (%(default)s)")
-    p.add_argument("--smc-particles", type=_particles, default="tds=32,mcgdiff=128",
+    p.add_argument("--smc-particles", type=_particles, default=SMC_PARTICLES,
                    help="particles of each tds and mcgdiff run, per method or one number for both; "
-                        "each run hands --draws / --smc-chains of them (tds=32,mcgdiff=128)")
+                        f"each run hands --draws / --smc-chains of them ({SMC_PARTICLES})")
     p.add_argument("--no-batch", dest="batch", action="store_false",
                    help="solve the digits one by one (default: batched, their compiled calls vmapped together)")
     return p.parse_args(argv)

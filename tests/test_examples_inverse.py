@@ -173,6 +173,8 @@ def test_smc_particles_default_per_method_and_bad_values_are_refused(ip, capsys)
     assert "mcgdiff 16 runs of 128 particles" in ip.markdown([], args)
     mixed = ip.parse_args(["--smc-particles", "tds=64,mcgdiff=256"])
     assert [ip.draw_settings(m, mixed)["particles"] for m in ("tds", "mcgdiff")] == [64, 256]
+    partial = ip.parse_args(["--smc-particles", "tds=64"])  # mcgdiff keeps its default
+    assert [ip.draw_settings(m, partial)["particles"] for m in ("tds", "mcgdiff")] == [64, 128]
     for bad, named in (("dps=4", "'dps' is not an SMC sampler"), ("tds=many", "non-negative integer")):
         with pytest.raises(SystemExit):
             ip.parse_args(["--smc-particles", bad])
