@@ -68,16 +68,15 @@ CONTENDERS["deepinv-dps"] = Contender("deepinv-dps", "deepinv DPS (PosteriorDiff
 DEFAULT_CONTENDERS = (*METHODS, "deepinv-dps")
 
 
-# The SMC samplers' accuracy setting (``SMCSamplerConfig.populations`` / ``particles``):
-# one population's draws share ancestors, so on the multimodal d_y = 1 posteriors
-# its mode proportions are those of a few dozen independent draws; independent
-# populations, each resampled to draws / populations, average that out.
-
 def method_options(job: Job, draws: int, smc: dict[str, Any] | None = None) -> dict[str, Any]:
     """Options of ``ppl.infer``: every method at ``num_steps`` denoising steps, ``draws`` draws.
 
     The SMC samplers also get ``smc`` (``populations``, ``particles``); they resample
     at the end, so every contender hands back ``draws`` equally weighted samples.
+    Why populations: one population's draws share ancestors, so on the multimodal
+    d_y = 1 posteriors its mode proportions are those of a few dozen independent
+    draws; independent populations, each resampled to draws / populations,
+    average that out.
     """
     return {"num_steps": job.num_steps, "draws": draws, "chains": 1, "seed": job.seed,
             "progress": False, **(smc or {})}
