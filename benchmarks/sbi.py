@@ -36,6 +36,7 @@ session simply repeats the same command until the list is empty::
     PYTHONPATH=. python -m benchmarks.sbi --plan   # missing cells and a rough time estimate
     PYTHONPATH=. python -m benchmarks.sbi --report # the report from the stored cells, running nothing
     PYTHONPATH=. timeout 2h python -m benchmarks.sbi   # runs what is missing; stop it any time
+    PYTHONPATH=. python -m benchmarks.sbi --within 120 # only cells whose estimate ends in 2 h
 
 Bump ``--revision`` (``sbi_cells.REVISION``) when a change to ppl or a
 contender changes the numbers, so that old cells are not mixed in.
@@ -122,6 +123,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rerun", action="store_true", help="run cells already in the store again")
     parser.add_argument("--plan", action="store_true",
                         help="print the missing cells with a time estimate and exit")
+    parser.add_argument("--within", type=float, default=None, metavar="MINUTES",
+                        help="start a cell only when its --plan estimate ends within MINUTES of "
+                             "the run's start (cells without an estimate are skipped): fills a "
+                             "store in a fixed window without losing a half-run cell at its end")
     parser.add_argument("--report", action="store_true",
                         help="write sbi.json / sbi.md from the stored cells and exit (runs nothing)")
     parser.add_argument("--revision", default=sbi_cells.REVISION,
@@ -211,11 +216,22 @@ def _say_skipped(cells: list[Cell], store: CellStore, done: dict[Cell, Any]) -> 
               f"(C2ST {done[cell].get('c2st', float('nan')):.3f}; --rerun runs it again)", file=sys.stderr)
 
 
+def fits(cell: Cell, done: dict[Cell, Any], deadline: float | None) -> bool:
+    """Whether ``cell``'s estimated run (``sbi_report.estimate_s``) ends by ``deadline`` (epoch s)."""
+    if deadline is None:
+        return True
+    from .sbi_report import estimate_s
+
+    seconds = estimate_s(cell, done)
+    return seconds is not None and time.time() + seconds <= deadline
+
+
 def run_all(settings: BenchSettings, store: CellStore, rerun: bool = False,
-            stamp: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+            stamp: dict[str, Any] | None = None, deadline: float | None = None) -> list[dict[str, Any]]:
     """Every missing (task, budget, contender), one fresh worker each; sbi shares one simulation file.
 
     Each row goes to ``store`` as soon as it is finished (with ``stamp``, e.g. the git revision).
+    With a ``deadline`` (epoch seconds), a cell starts only if its estimate ends by then.
     With ``settings.score_jobs`` > 0, workers only train and sample (one at a time, so
     training times stay comparable) while a pool of that many processes scores the
     saved draws of earlier workers in the background.
@@ -228,9 +244,13 @@ def run_all(settings: BenchSettings, store: CellStore, rerun: bool = False,
         for task, budget in dict.fromkeys((t, b) for t, b, _ in todo):
             names = [c for t, b, c in todo if (t, b) == (task, budget)]
             sims = Path(tmp) / f"{task}-{budget}.npz"
-            if any(c.startswith("sbi") for c in names):
+            if any(c.startswith("sbi") and fits((task, budget, c), done, deadline) for c in names):
                 simulate_to_file(task, budget, settings.seed, sims)
             for name in names:
+                if not fits((task, budget, name), done, deadline):
+                    print(f"skip {task} {budget} {name}: its estimate does not end within --within",
+                          file=sys.stderr, flush=True)
+                    continue
                 with LoadMonitor() as load:
                     row, job = run_one(name, task, budget, settings, Path(tmp), sims, pool is not None)
                 rows.append(row)
@@ -319,7 +339,8 @@ def main(argv: list[str] | None = None) -> None:
     start, load_before = time.perf_counter(), os.getloadavg()
     stamp = {"git_revision": common.git_revision(), "hardware": common.hardware()}
     if not args.report:
-        run_all(settings, store, args.rerun, stamp)
+        deadline = None if args.within is None else time.time() + 60.0 * args.within
+        run_all(settings, store, args.rerun, stamp, deadline)
     meta = {"load_average": {"start": load_before, "end": os.getloadavg()},
             "wall_s": time.perf_counter() - start, "hardware": stamp["hardware"],
             "versions": common.library_versions(LIBRARIES), "revision": stamp["git_revision"],

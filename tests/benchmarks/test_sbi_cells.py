@@ -190,3 +190,19 @@ def test_report_flag_writes_the_table_from_the_store_and_runs_nothing(tmp_path, 
     assert fake.calls == []
     assert [(r["task"], r["contender"], r["c2st"]) for r in saved["runs"]] == [("two_moons", "ppl-npe", 0.66)]
     assert ["two_moons", 1000, "ppl-npse"] in saved["missing"]
+
+
+def test_within_starts_only_cells_whose_estimate_fits(tmp_path, fake, capsys):
+    settings = _settings("--budgets", "1000,10000")
+    store = _store(tmp_path, settings)
+    # ppl-npe 10^4 is estimated from its 10^3 row: 20 - 10 + 10 x 10 = 110 s; ppl-npse has no row.
+    store.write(_row("two_moons", 1000, "ppl-npe"), LOAD)
+    now = sbi.time.time()
+    sbi.run_all(settings, store, deadline=now + 60.0)
+    assert fake.calls == []  # 110 s does not fit in 60; an unknown estimate never fits
+    err = capsys.readouterr().err
+    assert "skip two_moons 10000 ppl-npe: its estimate does not end within" in err
+    assert "skip two_moons 1000 ppl-npse: its estimate does not end within" in err
+    sbi.run_all(settings, store, deadline=now + 200.0)
+    assert fake.calls == [("two_moons", 10000, "ppl-npe")]
+    assert sbi.fits(("two_moons", 1000, "ppl-npse"), {}, None)  # no deadline: everything runs
