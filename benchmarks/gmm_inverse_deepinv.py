@@ -50,8 +50,6 @@ def mixture_denoise(z, s2, log_w, means, variances):
         are made: the same shortcut ppl's own mixture denoiser takes (``models.gmm``), so the
         two samplers are timed with equally efficient denoisers.
     """
-    import torch
-
     if bool(torch.all(variances == variances[:1])):
         centre = means.mean(0)  # expanding around the means' centre cancels less
         mu, zc = means - centre, z - centre
