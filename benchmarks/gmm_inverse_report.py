@@ -16,8 +16,12 @@ MEASURED = """\
   the same for every contender on a problem) between the contender's samples and
   10 000 exact posterior draws; mean ± standard error over the problems of a cell.
   **floor**: the same distance for independent exact draws (what a perfect sampler gets).
-- **NFE**: denoiser evaluations per run (RePaint's resampling jumps add some; DPS
-  also back-propagates through each one).
+- **NFE**: denoiser calls per run, each on a whole batch (RePaint's resampling
+  jumps add some; DPS also back-propagates through each one). TDS and MCGdiff
+  run 64 populations, split into memory batches of at most 2^23 numbers
+  (`inference.diffusion.particles.population_batches`), one call per batch and
+  step: at d_x = 80 and 800 their NFE is the steps times the batches, while
+  each particle's path still sees one denoiser evaluation per step.
 - **samples/s**: draws divided by the sampling time the method reports (ppl:
   `extras["seconds"]`; deepinv: its sampling loop). **cold**: each problem's run
   (ppl: JIT compilation included, since every problem is a new model); **warm**:

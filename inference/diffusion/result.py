@@ -54,7 +54,10 @@ def make_posterior(problem: Any, name: str, config: Any, draws_u: Any,
         log_weights: final log weights (chain, draw) of weighted draws (SMC), or None.
         ess: effective sample size per step (chain, step), or None.
         log_evidence, log_evidence_se: log p(y) estimate and its standard error.
-        nfe: denoiser evaluations per chain.
+        nfe: denoiser calls per chain. A call evaluates a whole batch of draws or
+            particles; SMC samplers that split their populations into memory
+            batches (``particles.population_batches``) make one call per batch
+            and step, so per particle path the count is the number of steps.
         seconds: sampling time.
         extra_samples: other latents' draws, site -> (chain, draw, ...) (e.g. sigma).
         extras: further method-specific results.
