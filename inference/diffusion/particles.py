@@ -41,12 +41,23 @@ from .result import make_posterior
 from .updates import Transition, transitions
 
 
-# The registered SMC diffusion samplers (their configs subclass SMCSamplerConfig).
-SMC_SAMPLERS = ("tds", "mcgdiff")
+def smc_samplers() -> tuple[str, ...]:
+    """The registered SMC diffusion samplers: the methods whose config subclasses
+    :class:`SMCSamplerConfig`, read from the registry so a new sampler needs no list edited.
+
+    Called, not a constant: the samplers' modules import this one, so they
+    register only after it has loaded.
+    """
+    import inference.diffusion  # noqa: F401 - registers every sampler
+
+    from ..registry import METHODS
+
+    return tuple(name for name, spec in METHODS.items() if issubclass(spec.config_cls, SMCSamplerConfig))
 
 
-def parse_particles(text: str, methods: tuple[str, ...] = SMC_SAMPLERS) -> dict[str, int]:
-    """Particles per SMC sampler from ``"tds=32,mcgdiff=128"``, or one number for all of ``methods``.
+def parse_particles(text: str, methods: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Particles per SMC sampler from ``"tds=32,mcgdiff=128"``, or one number for all of ``methods``
+    (default: every registered SMC sampler, :func:`smc_samplers`).
 
     Command lines take it this way because the samplers' costs differ: MCGdiff
     needs no denoiser gradient, so at a TDS run's cost it can afford about four
@@ -56,6 +67,7 @@ def parse_particles(text: str, methods: tuple[str, ...] = SMC_SAMPLERS) -> dict[
         ParameterError: an item is not ``method=count``, a count is not a
             non-negative integer, or a method is not one of ``methods``.
     """
+    methods = smc_samplers() if methods is None else methods
     items = [item.strip() for item in str(text).split(",") if item.strip()]
     if len(items) == 1 and "=" not in items[0]:
         items = [f"{m}={items[0]}" for m in methods]
