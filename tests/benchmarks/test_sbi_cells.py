@@ -206,3 +206,12 @@ def test_within_starts_only_cells_whose_estimate_fits(tmp_path, fake, capsys):
     sbi.run_all(settings, store, deadline=now + 200.0)
     assert fake.calls == [("two_moons", 10000, "ppl-npe")]
     assert sbi.fits(("two_moons", 1000, "ppl-npse"), {}, None)  # no deadline: everything runs
+
+
+def test_paired_difference_uses_the_per_observation_gaps():
+    ours = {"c2st_per_observation": {"1": 0.60, "2": 0.70, "3": 0.65}}
+    theirs = {"c2st_per_observation": {"1": 0.55, "2": 0.66, "3": 0.58, "4": 0.9}}
+    # gaps 0.05, 0.04, 0.07 on the shared observations: mean 0.0533, sd 0.01528, se 0.00882
+    assert sbi_report.paired_difference(ours, theirs) == "+0.053 ± 0.009"
+    assert sbi_report.paired_difference(ours, None) == "—"
+    assert sbi_report.paired_difference(ours, {"c2st_per_observation": {"1": 0.5}}) == "—"
