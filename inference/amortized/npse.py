@@ -116,9 +116,11 @@ class NPSETask:
         import torch
         from array_api_compat import torch as xp
 
-        n = batch[0].shape[0]
-        draw = (torch.rand if self.spec.form.training_draw == "uniform" else torch.randn)(n, generator=generator)
-        eps = torch.randn(batch[0].shape, generator=generator)
+        n, dtype = batch[0].shape[0], batch[0].dtype
+        # The batch's dtype, not torch's default: the pyro backend may set that to float64.
+        draw = (torch.rand if self.spec.form.training_draw == "uniform" else torch.randn)(
+            n, generator=generator, dtype=dtype)
+        eps = torch.randn(batch[0].shape, generator=generator, dtype=dtype)
         return self.objective(module.params(), batch, [draw, eps], xp)
 
     def jax_loss(self, params: dict[str, Any], batch: list[Any], key: Any) -> Any:

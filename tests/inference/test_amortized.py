@@ -84,6 +84,15 @@ def test_npse_numpyro_recovers_exact_posterior():
     assert_matches_exact(q.posterior(x=X_OBS, draws=4000, seed=3).flat("theta"), X_OBS)
 
 
+@pytest.mark.pyro
+def test_npse_pyro_recovers_exact_posterior():
+    """Also a regression test: under torch's float64 default (this folder's), the training
+    noise once came out float64 against float32 weights."""
+    q = ppl.amortize(gaussian(2), observed="x", to="diffusion", simulations=3000, backend="pyro", seed=0,
+                     config=SMALL_NPSE)
+    assert_matches_exact(q.posterior(x=X_OBS, draws=4000, seed=3).flat("theta"), X_OBS)
+
+
 @pytest.mark.numpyro
 def test_flow_log_prob_is_a_normalised_density_on_a_bounded_support():
     """Grid integral of q(a, b | x) over [0, 1] x [-1, 2] is 1: the support Jacobians are right."""
