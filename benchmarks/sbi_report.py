@@ -133,7 +133,10 @@ def build_report(settings, rows: list[dict[str, Any]], meta: dict[str, Any],
         "peak memory is the worker's VmHWM after training and sampling. ppl simulates "
         "from the task's ppl model in `ppl.amortize`; sbi trains on simulations of the same "
         "model. sbi NPE: MAF, 5 transforms, 50 hidden units; both use batch 200, lr 5e-4, "
-        "10% validation, stop after 20 epochs without improvement.",
+        "10% validation, stop after 20 epochs without improvement. ppl NPSE: `NPSEConfig`'s "
+        "defaults (EDM noise levels, residual MLP denoiser, Heun ODE in 40 steps, batch 200, "
+        "lr 1e-3, stop after 100 epochs without improvement); sbi NPSE: "
+        "its defaults (VE SDE) with the NPE training settings above.",
         "",
         missing_line(missing, total or len(rows) + len(list(missing))),
         "",
