@@ -96,8 +96,8 @@ def targets_table(rows: list[dict[str, Any]], tasks: dict[str, Any]) -> str:
     if not body:
         return f"(no NPE runs at {TARGET_BUDGET} simulations)"
     return markdown_table(["task", "sbibm NPE (published)", "sbi NPE (measured)", "ppl NPE",
-                           "ppl − sbi, paired (± se)", "C2ST target met", "ppl training s", "sbi training s",
-                           "time target met"], body)
+                           "ppl − sbi, paired (± se)", "C2ST target met", "ppl training s",
+                           "sbi training s", "time target met"], body)
 
 
 def build_report(settings, rows: list[dict[str, Any]], meta: dict[str, Any],

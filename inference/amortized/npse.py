@@ -117,7 +117,7 @@ class NPSETask:
         from array_api_compat import torch as xp
 
         n, dtype = batch[0].shape[0], batch[0].dtype
-        # The batch's dtype, not torch's default: the pyro backend may set that to float64.
+        # The batch's dtype, not torch's default, which a user (or a float64 test) may have set to float64.
         draw = (torch.rand if self.spec.form.training_draw == "uniform" else torch.randn)(
             n, generator=generator, dtype=dtype)
         eps = torch.randn(batch[0].shape, generator=generator, dtype=dtype)
