@@ -32,12 +32,6 @@ MEASURED = """\
 """
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    v = np.asarray(values, dtype=np.float64)
-    se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
-    return float(v.mean()), se
-
-
 def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per (d_x, d_y, num_steps, contender): means ± se over problems."""
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
@@ -49,16 +43,16 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         cell = {"d_x": d_x, "d_y": d_y, "num_steps": steps, "contender": name, "problems": len(group),
                 "failed": len(group) - len(ok)}
         if ok:
-            cell["sw"], cell["sw_se"] = _mean_se([r["sw"] for r in ok])
-            cell["floor"], cell["floor_se"] = _mean_se([r["floor"] for r in ok])
-            cell["samples_per_s"] = _mean_se([r["samples_per_s"] for r in ok])[0]
-            cell["wall_s"] = _mean_se([r["wall_s"] for r in ok])[0]
-            cell["nfe"] = _mean_se([r["nfe"] for r in ok])[0]
+            cell["sw"], cell["sw_se"] = common.mean_se([r["sw"] for r in ok])
+            cell["floor"], cell["floor_se"] = common.mean_se([r["floor"] for r in ok])
+            cell["samples_per_s"] = common.mean_se([r["samples_per_s"] for r in ok])[0]
+            cell["wall_s"] = common.mean_se([r["wall_s"] for r in ok])[0]
+            cell["nfe"] = common.mean_se([r["nfe"] for r in ok])[0]
             warm = [r["warm_samples_per_s"] for r in ok if "warm_samples_per_s" in r]
-            cell["warm_samples_per_s"] = _mean_se(warm)[0] if warm else cell["samples_per_s"]
+            cell["warm_samples_per_s"] = common.mean_se(warm)[0] if warm else cell["samples_per_s"]
             errs = [r["log_evidence"] - r["log_evidence_true"] for r in ok if r.get("log_evidence") is not None]
             if errs:
-                cell["log_evidence_error"] = _mean_se(errs)[0]
+                cell["log_evidence_error"] = common.mean_se(errs)[0]
         else:
             cell["error"] = group[0].get("error", "no result")
         cells.append(cell)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-import numpy as np
-
-from .common import markdown_table
+from .common import markdown_table, mean_se
 
 TARGET_BUDGET = 10_000
 Cell = tuple[str, int, str]  # (task, simulations, contender)
@@ -74,8 +72,8 @@ def paired_difference(ours: dict[str, Any] | None, theirs: dict[str, Any] | None
     shared = sorted(set(a) & set(b), key=int)
     if len(shared) < 2:
         return "—"
-    diff = np.array([a[k] - b[k] for k in shared])
-    return f"{diff.mean():+.3f} ± {diff.std(ddof=1) / np.sqrt(diff.size):.3f}"
+    mean, se = mean_se([a[k] - b[k] for k in shared])
+    return f"{mean:+.3f} ± {se:.3f}"
 
 
 def targets_table(rows: list[dict[str, Any]], tasks: dict[str, Any]) -> str:
@@ -98,6 +96,20 @@ def targets_table(rows: list[dict[str, Any]], tasks: dict[str, Any]) -> str:
     return markdown_table(["task", "sbibm NPE (published)", "sbi NPE (measured)", "ppl NPE",
                            "ppl − sbi, paired (± se)", "C2ST target met", "ppl training s",
                            "sbi training s", "time target met"], body)
+
+
+def npse_settings_line() -> str:
+    """ppl's NPSE settings as ``NPSEConfig``'s defaults say them (so the text cannot go stale)."""
+    from inference.amortized.config import NPSEConfig
+    from inference.amortized.npse import DEFAULT_SAMPLER, DEFAULT_STEPS
+
+    config = NPSEConfig()
+    sampler = config.sampler or DEFAULT_SAMPLER[config.formulation]
+    steps, training = config.num_steps or DEFAULT_STEPS[sampler], config.training
+    return (f"ppl NPSE: `NPSEConfig`'s defaults ({config.formulation.upper()} noise levels, "
+            f"residual MLP denoiser, {sampler} sampler in {steps} steps, batch {training.batch_size}, "
+            f"lr {training.lr:g}, stop after {training.patience} epochs without improvement); "
+            "sbi NPSE: its defaults (VE SDE) with the NPE training settings above.")
 
 
 def build_report(settings, rows: list[dict[str, Any]], meta: dict[str, Any],
@@ -133,10 +145,7 @@ def build_report(settings, rows: list[dict[str, Any]], meta: dict[str, Any],
         "peak memory is the worker's VmHWM after training and sampling. ppl simulates "
         "from the task's ppl model in `ppl.amortize`; sbi trains on simulations of the same "
         "model. sbi NPE: MAF, 5 transforms, 50 hidden units; both use batch 200, lr 5e-4, "
-        "10% validation, stop after 20 epochs without improvement. ppl NPSE: `NPSEConfig`'s "
-        "defaults (EDM noise levels, residual MLP denoiser, Heun ODE in 40 steps, batch 200, "
-        "lr 1e-3, stop after 100 epochs without improvement); sbi NPSE: "
-        "its defaults (VE SDE) with the NPE training settings above.",
+        "10% validation, stop after 20 epochs without improvement. " + npse_settings_line(),
         "",
         missing_line(missing, total or len(rows) + len(list(missing))),
         "",
